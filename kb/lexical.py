@@ -1,0 +1,122 @@
+"""Lexical index: BM25 (bm25s) over jieba tokens with a legal user dictionary.
+
+The dictionary holds law names, their short names and abbreviations, and legal terms
+(kb/data/legal_terms.txt), so that 个人信息保护法, 诉讼时效 or 劳动合同 stay whole tokens.
+Files are written to a fresh directory and switched to with an atomic rename of a pointer file, so a
+crash mid-write never leaves a half-written index in use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import bm25s
+import jieba
+import numpy as np
+
+from kb.lawnames import ABBREVIATIONS, LawNameIndex
+
+jieba.setLogLevel(logging.WARNING)
+
+DATA_DIR = Path(__file__).parent / "data"
+_WORD = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9]")
+STOPWORDS = frozenset(
+    "的 了 是 在 和 与 或 及 等 对 被 把 我 你 他 她 它 我们 你们 他们 这 那 有 也 就 都 而 但 如果 "
+    "怎么 怎么办 什么 吗 呢 吧 啊 请问 一下 可以 能 能不能 会 要 应该 是否 哪些 哪个 如何 为什么 "
+    "一个 没有 还 又 其 之 以 于 为 由 从 向 将 所 者 应当 按照 依照 规定 本法 条".split()
+)
+
+
+def legal_terms() -> list[str]:
+    path = DATA_DIR / "legal_terms.txt"
+    if not path.exists():
+        return []
+    return [w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip() and not w.startswith("#")]
+
+
+class LegalTokenizer:
+    """jieba in search mode with our dictionary; thread-safe, independent of jieba's global state."""
+
+    def __init__(self, law_titles: Iterable[str] = ()):
+        self._tk = jieba.Tokenizer()
+        self._lock = threading.Lock()
+        words = set(legal_terms()) | set(ABBREVIATIONS) | set(ABBREVIATIONS.values())
+        for title in law_titles:
+            words |= LawNameIndex.aliases(title)
+        with self._lock:
+            self._tk.initialize()
+            for w in sorted(words):
+                if 1 < len(w) <= 30:
+                    self._tk.add_word(w, freq=200000)
+
+    def tokens(self, text: str) -> list[str]:
+        with self._lock:
+            raw = self._tk.lcut_for_search(text)
+        return [t.lower() for t in raw if _WORD.search(t) and t not in STOPWORDS]
+
+
+class LexicalIndex:
+    """A BM25 index over chunk texts; `search` returns (chunk position, score) pairs."""
+
+    def __init__(self, retriever: bm25s.BM25, chunk_ids: list[str], tokenizer: LegalTokenizer):
+        self.retriever, self.chunk_ids, self.tokenizer = retriever, chunk_ids, tokenizer
+        self._vocab: dict[str, int] = retriever.vocab_dict
+
+    @classmethod
+    def build(cls, chunk_ids: Sequence[str], texts: Iterable[str], tokenizer: LegalTokenizer) -> LexicalIndex:
+        corpus = [tokenizer.tokens(t) for t in texts]
+        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever.index(corpus, show_progress=False)
+        return cls(retriever, list(chunk_ids), tokenizer)
+
+    def search(self, query: str, k: int = 100, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        tokens = [t for t in self.tokenizer.tokens(query) if t in self._vocab]
+        if not tokens or not self.chunk_ids:
+            return []
+        scores = self.retriever.get_scores(tokens)
+        if mask is not None:
+            scores = scores * mask
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        # bm25s pads with zero-score documents: those matched nothing
+        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def save(self, home: Path, generation: int) -> None:
+        """Write to a new directory, then atomically repoint `lexical.current` at it."""
+        target = home / f"lexical-{generation}"
+        tmp = home / f".lexical-{generation}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.retriever.save(str(tmp))
+        (tmp / "chunk_ids.json").write_text(json.dumps(self.chunk_ids), encoding="utf-8")
+        (tmp / "generation").write_text(str(generation))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        pointer = home / "lexical.current"
+        pointer_tmp = home / "lexical.current.tmp"
+        pointer_tmp.write_text(target.name)
+        os.replace(pointer_tmp, pointer)
+        for old in home.glob("lexical-*"):
+            if old.name != target.name:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, home: Path, tokenizer: LegalTokenizer) -> tuple[LexicalIndex, int] | None:
+        pointer = home / "lexical.current"
+        if not pointer.exists():
+            return None
+        directory = home / pointer.read_text().strip()
+        try:
+            generation = int((directory / "generation").read_text())
+            retriever = bm25s.BM25.load(str(directory))
+            chunk_ids = json.loads((directory / "chunk_ids.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # missing or damaged: the caller rebuilds it
+        return cls(retriever, chunk_ids, tokenizer), generation

@@ -1,0 +1,210 @@
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, plus direct citation lookup.
+
+Steps for one question:
+1. citations written in the question (个保法第13条) are looked up directly and ranked first;
+2. lay words are expanded to legal terms (借钱 → 借款) from our table `kb/data/expansions.tsv`;
+3. BM25 and dense search each return a ranked list; reciprocal rank fusion (RRF) merges them with
+   weights chosen on STARD train;
+4. filters (source type, law, validity, dates, court, cause) apply; parts of one article collapse to
+   the article; identical texts in several versions collapse to the one in force.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kb.models import Chunk, Hit
+from kb.store import KnowledgeBase
+
+DATA_DIR = Path(__file__).parent / "data"
+RRF_K = 60
+WEIGHTS = {"dense": 2.0, "bm25": 1.0, "cite": 10.0}
+CANDIDATES = 100
+VALIDITY_ORDER = {"现行有效": 0, "未知": 1, "尚未生效": 2, "已被修改": 3, "已废止": 4}
+COURT_LEVELS = ("最高", "高级", "中级", "基层")
+
+
+@dataclass
+class SearchFilters:
+    source_types: tuple[str, ...] = ()  # statute / interpretation / regulation / case / news / document
+    laws: tuple[str, ...] = ()  # any way of naming a law: 民法典, 个保法, full titles
+    validity: tuple[str, ...] = ()  # 现行有效 …; empty = all
+    date_from: str | None = None  # ISO; cases and news by their date
+    date_to: str | None = None
+    court_level: str | None = None  # 最高 / 高级 / 中级 / 基层
+    cause: str | None = None  # 案由 substring
+    collections: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.source_types or self.laws or self.validity or self.date_from or self.date_to
+                    or self.court_level or self.cause)
+
+
+def court_level(court: str | None) -> str | None:
+    if not court:
+        return None
+    if "最高人民" in court:
+        return "最高"
+    if "高级人民" in court:
+        return "高级"
+    if "中级人民" in court or "知识产权法院" in court or "金融法院" in court:
+        return "中级"
+    return "基层"
+
+
+@dataclass
+class Expansion:
+    pattern: str
+    terms: tuple[str, ...]
+
+
+def load_expansions(path: Path | None = None) -> list[Expansion]:
+    """Lay-to-legal table: `lay phrase<TAB>legal term[,legal term…]` per line; # comments."""
+    path = path or DATA_DIR / "expansions.tsv"
+    rows: list[Expansion] = []
+    if not path.exists():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        lay, _, legal = line.partition("\t")
+        terms = tuple(t.strip() for t in re.split(r"[,，]", legal) if t.strip())
+        if lay.strip() and terms:
+            rows.append(Expansion(lay.strip(), terms))
+    return rows
+
+
+def expand_query(query: str, expansions: Iterable[Expansion]) -> str:
+    """Append the legal terms of every lay phrase found in the query (a phrase may use | for 'or')."""
+    extra: list[str] = []
+    for exp in expansions:
+        if any(p and p in query for p in exp.pattern.split("|")):
+            extra.extend(t for t in exp.terms if t not in query and t not in extra)
+    return query + (" " + " ".join(extra) if extra else "")
+
+
+@dataclass
+class Retriever:
+    kb: KnowledgeBase
+    weights: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))
+    candidates: int = CANDIDATES
+    use_dense: bool = True
+
+    def __post_init__(self) -> None:
+        self.expansions = load_expansions()
+
+    # --- signals ----------------------------------------------------------------------------------
+    def citation_hits(self, query: str) -> list[str]:
+        from kb.citations import parse_citations, verify_citation  # noqa: PLC0415
+
+        names = self.kb.law_names()
+        ids: list[str] = []
+        for citation in parse_citations(query, names):
+            verified = verify_citation(citation, self.kb, names)
+            ids.extend(c for c in verified.chunk_ids if c not in ids)
+        return ids
+
+    def _mask(self, filters: SearchFilters) -> np.ndarray | None:
+        if not filters.source_types:
+            return None
+        lexical = self.kb.lexical()
+        key = tuple(sorted(filters.source_types))
+        cache = getattr(self, "_mask_cache", {})
+        if cache.get("gen") != self.kb.generation():
+            cache = {"gen": self.kb.generation()}
+        if key not in cache:
+            types = dict(self.kb._conn().execute("SELECT chunk_id, source_type FROM chunks").fetchall())
+            cache[key] = np.array([1.0 if types.get(c) in key else 0.0 for c in lexical.chunk_ids], dtype=np.float32)
+        self._mask_cache = cache
+        return cache[key]
+
+    def ranked_lists(self, query: str, filters: SearchFilters) -> dict[str, list[str]]:
+        expanded = expand_query(query, self.expansions)
+        lists: dict[str, list[str]] = {"cite": self.citation_hits(query)}
+        lists["bm25"] = [cid for cid, _ in self.kb.lexical().search(expanded, self.candidates, self._mask(filters))]
+        if self.use_dense and self.kb.dense_available():
+            where = None
+            if len(filters.source_types) == 1:
+                where = {"source_type": filters.source_types[0]}
+            elif filters.source_types:
+                where = {"source_type": {"$in": list(filters.source_types)}}
+            lists["dense"] = [cid for cid, _ in self.kb.dense_search(query, self.candidates, where)]
+        return lists
+
+    # --- fusion -----------------------------------------------------------------------------------
+    def fuse(self, lists: dict[str, list[str]]) -> list[tuple[str, float, dict[str, int]]]:
+        scores: dict[str, float] = {}
+        signals: dict[str, dict[str, int]] = {}
+        for name, ids in lists.items():
+            weight = self.weights.get(name, 1.0)
+            for rank, cid in enumerate(ids, start=1):
+                scores[cid] = scores.get(cid, 0.0) + weight / (RRF_K + rank)
+                signals.setdefault(cid, {})[name] = rank
+        order = sorted(scores, key=lambda c: -scores[c])
+        return [(cid, scores[cid], signals[cid]) for cid in order]
+
+    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Hit]:
+        """The top k hits: one per article (or case section), filtered, best first."""
+        filters = filters or SearchFilters()
+        fused = self.fuse(self.ranked_lists(query, filters))
+        chunks = {c.chunk_id: c for c in self.kb.get_chunks([cid for cid, _, _ in fused[: max(4 * k, 200)]])}
+        law_titles = self._resolve_laws(filters.laws)
+        hits: list[Hit] = []
+        seen_units: set[tuple[str, ...]] = set()
+        seen_texts: dict[str, int] = {}
+        for cid, score, signal in fused:
+            chunk = chunks.get(cid)
+            if chunk is None or not passes(chunk, filters, law_titles):
+                continue
+            unit = unit_key(chunk)
+            if unit in seen_units:
+                continue
+            # The same text in several versions: keep the best-ranked, but prefer the version in force.
+            if chunk.content_hash in seen_texts:
+                prior = hits[seen_texts[chunk.content_hash]]
+                if VALIDITY_ORDER.get(chunk.validity, 9) < VALIDITY_ORDER.get(prior.chunk.validity, 9):
+                    hits[seen_texts[chunk.content_hash]] = Hit(prior.rank, chunk, prior.score, prior.signals)
+                continue
+            seen_units.add(unit)
+            seen_texts[chunk.content_hash] = len(hits)
+            hits.append(Hit(rank=len(hits) + 1, chunk=chunk, score=score, signals=signal))
+            if len(hits) >= k:
+                break
+        return hits
+
+    def _resolve_laws(self, laws: tuple[str, ...]) -> set[str] | None:
+        if not laws:
+            return None
+        names = self.kb.law_names()
+        titles: set[str] = set()
+        for law in laws:
+            titles.update(names.resolve(law) or [law])
+        return titles
+
+
+def unit_key(chunk: Chunk) -> tuple[str, ...]:
+    """Parts of one article (or one case section) are one unit of retrieval."""
+    if chunk.article:
+        return (chunk.doc_id, chunk.article)
+    return (chunk.doc_id, chunk.section or "", str(chunk.part))
+
+
+def passes(chunk: Chunk, f: SearchFilters, law_titles: set[str] | None) -> bool:
+    if f.source_types and chunk.source_type not in f.source_types:
+        return False
+    if law_titles is not None and chunk.title not in law_titles:
+        return False
+    if f.validity and chunk.validity not in f.validity:
+        return False
+    if f.date_from or f.date_to:
+        when = chunk.date or chunk.effective or chunk.published
+        if not when or (f.date_from and when < f.date_from) or (f.date_to and when > f.date_to):
+            return False
+    if f.court_level and court_level(chunk.court) != f.court_level:
+        return False
+    return not (f.cause and f.cause not in (chunk.cause or "") + chunk.title)

@@ -1,0 +1,425 @@
+"""The knowledge base on disk: a chunk catalog (SQLite), a lexical index (BM25) and a vector store (Chroma).
+
+Layout under `KB_HOME` (default: `.kb/` in the project directory):
+- `catalog.sqlite` — the record of truth: documents and chunks with their legal metadata. Citation lookup
+  and verification read it, so they work as soon as parsing is done.
+- `lexical-<generation>/` + `lexical.current` — BM25 index, rebuilt when the catalog's generation changes.
+- `chroma/` — a persistent Chroma collection (cosine, telemetry off, our embedder always passed), filled
+  from the catalog by `fill_dense` in resumable batches; or a Chroma server when `KB_CHROMA_URL` is set.
+- `embeddings.sqlite` — cache of vectors by text hash: identical texts are embedded once.
+
+Validity is not stored per chunk: it is derived from the documents' dates and repeal records when the
+knowledge base is opened (see `ingest.validity`), so it is always as of today.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from langchain_core.embeddings import Embeddings  # noqa: E402
+
+from kb.lawnames import LawNameIndex  # noqa: E402
+from kb.models import Chunk  # noqa: E402
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, source_type TEXT, doc_type TEXT, title TEXT, short_title TEXT,
+    published TEXT, effective TEXT, source TEXT, fingerprint TEXT, n_chunks INTEGER,
+    repeals TEXT, collection TEXT DEFAULT 'main', ingested_at TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY, doc_id TEXT, seq INTEGER, source_type TEXT, title TEXT,
+    article_no INTEGER, article_suffix INTEGER, case_id TEXT, content_hash TEXT, data TEXT
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(title, article_no, article_suffix);
+CREATE INDEX IF NOT EXISTS chunks_case ON chunks(case_id);
+CREATE TABLE IF NOT EXISTS cites (chunk_id TEXT, citation TEXT);
+CREATE INDEX IF NOT EXISTS cites_citation ON cites(citation);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def default_home() -> Path:
+    env = os.environ.get("KB_HOME")
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[1] / ".kb"
+
+
+@dataclass
+class DocRecord:
+    """One row of the documents table: what validity and status need to know of a document."""
+
+    doc_id: str
+    source_type: str
+    doc_type: str
+    title: str
+    short_title: str
+    published: str | None = None
+    effective: str | None = None
+    source: str = ""
+    repeals: dict[str, str] = field(default_factory=dict)  # title it repeals → date
+    collection: str = "main"
+    validity: str = "未知"
+
+
+@dataclass
+class UpsertResult:
+    added: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    chunks_written: int = 0
+
+
+def fingerprint(chunks: list[Chunk]) -> str:
+    from kb.models import sha256_text  # noqa: PLC0415
+
+    return sha256_text("\n".join(f"{c.chunk_id}:{c.content_hash}:{json.dumps(c.to_row(), ensure_ascii=False, sort_keys=True)}"
+                                 for c in chunks))
+
+
+class KnowledgeBase:
+    """Open (or create) the knowledge base under `home`. Heavy parts (embedder, Chroma) load lazily."""
+
+    def __init__(self, home: Path | None = None, embedder: Embeddings | None = None,
+                 chroma_url: str | None = None, today: date | None = None):
+        self.home = Path(home) if home else default_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.today = today
+        self._embedder = embedder
+        self._chroma_url = chroma_url if chroma_url is not None else os.environ.get("KB_CHROMA_URL")
+        self._local = threading.local()
+        self._lock = threading.RLock()
+        self._vectorstore: Any = None
+        self._lexical: Any = None
+        self._lexical_generation = -1
+        self._tokenizer: Any = None
+        self._validity: dict[str, str] = {}
+        self._validity_generation = -1
+        with self._conn() as conn:
+            conn.executescript(SCHEMA)
+
+    # --- SQLite -----------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.home / "catalog.sqlite", timeout=60, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def generation(self) -> int:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._conn() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # --- writing ----------------------------------------------------------------------------------
+    def upsert_document(self, record: DocRecord, chunks: list[Chunk]) -> str:
+        """Store a document and its chunks atomically. Returns 'added', 'replaced' or 'unchanged'."""
+        fp = fingerprint(chunks)
+        conn = self._conn()
+        with self._lock, conn:
+            row = conn.execute("SELECT fingerprint FROM documents WHERE doc_id = ?", (record.doc_id,)).fetchone()
+            if row and row[0] == fp:
+                return "unchanged"
+            if row:
+                self._delete_rows(conn, [record.doc_id])
+            conn.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,datetime('now'))",
+                (record.doc_id, record.source_type, record.doc_type, record.title, record.short_title,
+                 record.published, record.effective, record.source, fp, len(chunks),
+                 json.dumps(record.repeals, ensure_ascii=False), record.collection))
+            conn.executemany(
+                "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(c.chunk_id, c.doc_id, i, c.source_type, c.title, c.article_no, c.article_suffix, c.case_id,
+                  c.content_hash, json.dumps(c.to_row(), ensure_ascii=False)) for i, c in enumerate(chunks)])
+            conn.executemany("INSERT INTO cites VALUES (?, ?)", [(c.chunk_id, cite) for c in chunks for cite in c.cites])
+            conn.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
+                         "SET value = CAST(value AS INTEGER) + 1")
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', datetime('now'))")
+        return "replaced" if row else "added"
+
+    @staticmethod
+    def _delete_rows(conn: sqlite3.Connection, doc_ids: list[str]) -> None:
+        for doc_id in doc_ids:
+            conn.execute("DELETE FROM cites WHERE chunk_id IN (SELECT chunk_id FROM chunks WHERE doc_id = ?)", (doc_id,))
+            conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def delete_documents(self, doc_ids: list[str]) -> int:
+        """Remove documents from the catalog, the lexical index (on next use) and the vector store."""
+        conn = self._conn()
+        with self._lock:
+            ids = [r[0] for d in doc_ids for r in conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (d,))]
+            with conn:
+                self._delete_rows(conn, doc_ids)
+                conn.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
+                             "SET value = CAST(value AS INTEGER) + 1")
+            if ids and self.dense_available():
+                self.vectorstore.delete(ids=ids)
+        return len(ids)
+
+    # --- reading ----------------------------------------------------------------------------------
+    def _row_to_chunk(self, data: str) -> Chunk:
+        chunk = Chunk.from_row(json.loads(data))
+        chunk.validity = self.validity_of(chunk.doc_id, chunk.validity)
+        return chunk
+
+    def get_chunks(self, chunk_ids: list[str]) -> list[Chunk]:
+        """Chunks by id, in the order asked (unknown ids are skipped)."""
+        if not chunk_ids:
+            return []
+        found: dict[str, Chunk] = {}
+        conn = self._conn()
+        for i in range(0, len(chunk_ids), 500):
+            part = chunk_ids[i:i + 500]
+            rows = conn.execute(f"SELECT chunk_id, data FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})",
+                                part).fetchall()
+            found.update({cid: self._row_to_chunk(data) for cid, data in rows})
+        return [found[c] for c in chunk_ids if c in found]
+
+    def iter_chunks(self, where: str = "", params: tuple[Any, ...] = ()) -> Iterator[Chunk]:
+        for (data,) in self._conn().execute(f"SELECT data FROM chunks {where} ORDER BY doc_id, seq", params):
+            yield self._row_to_chunk(data)
+
+    def chunk_ids_and_texts(self) -> tuple[list[str], list[str]]:
+        ids, texts = [], []
+        for chunk in self.iter_chunks():
+            ids.append(chunk.chunk_id)
+            texts.append(chunk.index_text)
+        return ids, texts
+
+    def documents(self) -> list[DocRecord]:
+        rows = self._conn().execute(
+            "SELECT doc_id, source_type, doc_type, title, short_title, published, effective, source, repeals, "
+            "collection FROM documents ORDER BY doc_id").fetchall()
+        return [DocRecord(*r[:8], repeals=json.loads(r[8] or "{}"), collection=r[9]) for r in rows]
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        return list(self.iter_chunks("WHERE doc_id = ?", (doc_id,)))
+
+    def counts(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT source_type, COUNT(*) FROM chunks GROUP BY source_type").fetchall()
+        return {k: int(v) for k, v in rows}
+
+    def document_counts(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT source_type, COUNT(*) FROM documents GROUP BY source_type").fetchall()
+        return {k: int(v) for k, v in rows}
+
+    def chunk_count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    # --- validity (as of today) -------------------------------------------------------------------
+    def validity_of(self, doc_id: str, default: str = "未知") -> str:
+        self._refresh_validity()
+        return self._validity.get(doc_id, default)
+
+    def _refresh_validity(self) -> None:
+        gen = self.generation()
+        if gen == self._validity_generation:
+            return
+        from ingest.validity import assign_validity  # noqa: PLC0415
+
+        docs = [d for d in self.documents() if d.source_type in ("statute", "interpretation", "regulation")]
+        repeals = {title: (when, d.title) for d in docs for title, when in d.repeals.items()}
+        assign_validity(docs, today=self.today, repeals=repeals)  # type: ignore[arg-type]
+        self._validity = {d.doc_id: d.validity for d in docs}
+        self._validity_generation = gen
+
+    # --- citation catalog (kb.citations.ArticleCatalog) -------------------------------------------
+    def law_titles(self) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT DISTINCT title FROM documents WHERE source_type IN ('statute','interpretation','regulation')")
+        return [r[0] for r in rows]
+
+    def law_names(self) -> LawNameIndex:
+        gen = self.generation()
+        cached = getattr(self, "_law_names", None)
+        if cached is None or cached[0] != gen:
+            self._law_names = (gen, LawNameIndex(self.law_titles()))
+        return self._law_names[1]
+
+    def article_chunks(self, title: str, number: int, suffix: int = 0) -> list[Chunk]:
+        return list(self.iter_chunks("WHERE title = ? AND article_no = ? AND article_suffix = ?",
+                                     (title, number, suffix)))
+
+    def case_chunks(self, case_id: str) -> list[Chunk]:
+        return list(self.iter_chunks("WHERE case_id = ?", (case_id,)))
+
+    def chunks_citing(self, citation: str) -> list[Chunk]:
+        """Chunks of cases and reports whose text cites `citation` (a formatted 《title》第N条)."""
+        rows = self._conn().execute("SELECT DISTINCT chunk_id FROM cites WHERE citation = ?", (citation,))
+        return self.get_chunks([r[0] for r in rows])
+
+    # --- lexical index ----------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from kb.lexical import LegalTokenizer  # noqa: PLC0415
+
+            self._tokenizer = LegalTokenizer(self.law_titles())
+        return self._tokenizer
+
+    def lexical(self) -> Any:
+        """The BM25 index for the current catalog generation (loaded, or rebuilt and saved)."""
+        from kb.lexical import LexicalIndex  # noqa: PLC0415
+
+        gen = self.generation()
+        with self._lock:
+            if self._lexical is not None and self._lexical_generation == gen:
+                return self._lexical
+            loaded = LexicalIndex.load(self.home, self.tokenizer)
+            if loaded and loaded[1] == gen:
+                self._lexical, self._lexical_generation = loaded
+                return self._lexical
+            ids, texts = self.chunk_ids_and_texts()
+            index = LexicalIndex.build(ids, texts, self.tokenizer)
+            index.save(self.home, gen)
+            self._lexical, self._lexical_generation = index, gen
+            return index
+
+    def lexical_ready(self) -> bool:
+        pointer = self.home / "lexical.current"
+        return pointer.exists() and (self.home / pointer.read_text().strip() / "generation").exists() and int(
+            (self.home / pointer.read_text().strip() / "generation").read_text()) == self.generation()
+
+    # --- dense index ------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embeddings:
+        if self._embedder is None:
+            from kb.embeddings import make_embedder  # noqa: PLC0415
+
+            self._embedder = make_embedder()
+        return self._embedder
+
+    def collection_name(self) -> str:
+        from kb.embeddings import embedder_name  # noqa: PLC0415
+
+        safe = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in embedder_name(self.embedder))
+        return f"kb-{safe}"[:60]
+
+    @property
+    def vectorstore(self) -> Any:
+        """The langchain-chroma vector store (embedded persistent client, or HttpClient for KB_CHROMA_URL)."""
+        if self._vectorstore is None:
+            import chromadb  # noqa: PLC0415
+            from chromadb.config import Settings  # noqa: PLC0415
+            from langchain_chroma import Chroma  # noqa: PLC0415
+
+            from kb.embeddings import CachedEmbeddings  # noqa: PLC0415
+
+            settings = Settings(anonymized_telemetry=False)
+            if self._chroma_url:
+                from urllib.parse import urlparse  # noqa: PLC0415
+
+                url = urlparse(self._chroma_url)
+                client = chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                             ssl=url.scheme == "https", settings=settings)
+            else:
+                client = chromadb.PersistentClient(path=str(self.home / "chroma"), settings=settings)
+            self._cached_embedder = CachedEmbeddings(self.embedder, self.home / "embeddings.sqlite")
+            self._vectorstore = Chroma(collection_name=self.collection_name(), client=client,
+                                       embedding_function=self._cached_embedder,
+                                       collection_configuration={"hnsw": {"space": "cosine"}})
+        return self._vectorstore
+
+    def dense_available(self) -> bool:
+        """True when a vector store exists for this embedder (it may still be filling)."""
+        return self._vectorstore is not None or self._chroma_url is not None or (self.home / "chroma").exists()
+
+    def dense_ids(self) -> set[str]:
+        collection = self.vectorstore._collection
+        ids: set[str] = set()
+        total = collection.count()
+        for offset in range(0, total, 5000):
+            ids.update(collection.get(include=[], limit=5000, offset=offset)["ids"])
+        return ids
+
+    def dense_status(self) -> tuple[int, int]:
+        """(chunks with vectors, chunks in the catalog)."""
+        done = self.vectorstore._collection.count() if self.dense_available() else 0
+        return done, self.chunk_count()
+
+    def fill_dense(self, progress: Callable[[int, int], None] | None = None, batch_size: int = 64) -> int:
+        """Embed every catalog chunk not yet in the vector store; resumable, batch by batch. Returns added."""
+        store = self.vectorstore
+        present = self.dense_ids()
+        catalog_ids: set[str] = set()
+        todo: list[Chunk] = []
+        for chunk in self.iter_chunks():
+            catalog_ids.add(chunk.chunk_id)
+            if chunk.chunk_id not in present:
+                todo.append(chunk)
+        stale = sorted(present - catalog_ids)  # left by a crash between catalog and vector-store writes
+        for i in range(0, len(stale), 5000):
+            store.delete(ids=stale[i:i + 5000])
+        done = len(present) - len(stale)
+        total = done + len(todo)
+        if progress:
+            progress(done, total)
+        for i in range(0, len(todo), batch_size):
+            batch = todo[i:i + batch_size]
+            store.add_texts(texts=[c.index_text for c in batch], metadatas=[dense_metadata(c) for c in batch],
+                            ids=[c.chunk_id for c in batch])
+            done += len(batch)
+            if progress:
+                progress(done, total)
+        return len(todo)
+
+    def dense_search(self, query: str, k: int = 100, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        if not self.dense_available():
+            return []
+        store = self.vectorstore
+        if store._collection.count() == 0:
+            return []
+        vector = self.embedder.embed_query(query)
+        result = store._collection.query(query_embeddings=[vector], n_results=k, where=where or None, include=["distances"])
+        ids, dists = result["ids"][0], result["distances"][0]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
+
+
+def dense_metadata(chunk: Chunk) -> dict[str, Any]:
+    """The metadata Chroma keeps for filtering (scalars only)."""
+    meta: dict[str, Any] = {"doc_id": chunk.doc_id, "source_type": chunk.source_type, "title": chunk.title,
+                            "doc_type": chunk.doc_type}
+    if chunk.article_no is not None:
+        meta["article_no"] = chunk.article_no
+    if chunk.case_id:
+        meta["case_id"] = chunk.case_id
+    if chunk.date:
+        meta["date"] = chunk.date
+    return meta
+
+
+def iter_in_batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
