@@ -277,6 +277,8 @@ def _prepare_lines(text: str) -> list[str]:
     text = _HTML_COMMENT.sub("\n", text)
     for _ in range(2):
         text = _SPLIT_BRACKET.sub(lambda m: f"【{m.group(1).strip()}{m.group(2).strip()}】", text)
+    # Pages flattened by a scraper keep paragraphs apart only by a run of spaces: split there.
+    text = re.sub(r"(?<=\S)[ \u3000\xa0]{4,}(?=\S)", "\n", text)
     return [_clean_line(line) for line in text.split("\n")]
 
 
@@ -317,7 +319,9 @@ def _present(value: Any) -> Any:
 
 _DATE_RE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _ISO_RE = re.compile(r"((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
-_CN_DATE_RE = re.compile(r"([一二三四五六七八九〇○零Ｏ]{4})\s*年\s*([一二三四五六七八九十]{1,3})\s*月\s*([一二三四五六七八九十]{1,3})\s*日")
+_CN_DATE_RE = re.compile(
+    r"([一二三四五六七八九〇○零Ｏ]{4})\s*年\s*([一二三四五六七八九十]{1,3})\s*月\s*([一二三四五六七八九十]{1,3})\s*日"
+)
 
 
 def _iso(y: int, m: int, d: int) -> str | None:
@@ -364,15 +368,18 @@ def split_keywords(value: Any) -> tuple[str, ...]:
     for part in parts:
         for kw in re.split(r"[\s/／;；,，、|]+", str(part)):
             kw = kw.strip("。.：:")
-            m = re.match(r"^(民事诉讼|刑事诉讼|行政诉讼|民事|刑事|行政|国家赔偿)(.{2,})$", kw) if not out else None
-            pieces = [m.group(1), m.group(2)] if m else [kw]
-            for piece in pieces:
-                if piece and piece not in out:
-                    out.append(piece)
+            if kw and kw not in out:
+                out.append(kw)
+    if len(out) == 1:  # '民事居间合同二手房买卖违约' (no separators): at least the case type comes apart
+        m = re.match(r"^(民事诉讼|刑事诉讼|行政诉讼|民事|刑事|行政|国家赔偿)(.{2,})$", out[0])
+        if m:
+            out = [m.group(1), m.group(2)]
     return tuple(out)
 
 
-_NOT_LAW_LINE = re.compile(r"^(?:办案检察院|承办检察官|案例撰写人|撰写人|编写人|审判人员|生效裁判审判人员|[（(]生效裁判审判人员)")
+_NOT_LAW_LINE = re.compile(
+    r"^(?:办案检察院|承办检察官|案例撰写人|撰写人|编写人|审判人员|生效裁判审判人员|[（(]生效裁判审判人员)"
+)
 
 
 def split_related_law(text: str | None) -> list[str]:
@@ -391,8 +398,12 @@ def split_related_law(text: str | None) -> list[str]:
     return out
 
 
-_COURT_SUFFIX = re.compile(r"(?:人民法院|知识产权法院|互联网法院|金融法院|海事法院|铁路运输法院|运输法院|军事法院|法院)$")
-_COURT_BAD = re.compile(r"公司|事实|审理|请求|关于|受理|管辖|告知|一审|二审|原审|第一审|参加|对在|该|由|经|后|同日|被|超出|票据")
+_COURT_SUFFIX = re.compile(
+    r"(?:人民法院|知识产权法院|互联网法院|金融法院|海事法院|铁路运输法院|运输法院|军事法院|法院)$"
+)
+_COURT_BAD = re.compile(
+    r"公司|事实|审理|请求|关于|受理|管辖|告知|一审|二审|原审|第一审|参加|对在|该|由|经|后|同日|被|超出|票据"
+)
 
 
 def valid_court(value: Any) -> str | None:
@@ -431,9 +442,15 @@ _PARTY_ROLES = (
     "附带民事诉讼原告|被告单位|上诉单位|复议申请人|罪犯|原审上诉人|原审被上诉人|二审上诉人|二审被上诉人|"
     "一审原告|一审被告|一审第三人|被附条件不起诉人"
 )
-_PARTY_LINE = re.compile(r"^(?:" + _PARTY_ROLES + r")(?:[（(][^）)]{0,24}[）)])*[：:]")
+_PARTY_ROLE = r"(?:" + _PARTY_ROLES + r"|反诉原告|反诉被告)(?:[（(][^）)]{0,24}[）)])*"
+_PARTY_LINE = re.compile(
+    r"^(?:" + _PARTY_ROLE + r"(?:、" + _PARTY_ROLE + r")*[：:]"
+    # criminal judgments: '被告人李效时，男，53岁，…'
+    r"|(?:被告人|罪犯|被告单位|原审被告人|上诉人（原审被告人）)[\u4e00-\u9fff·•某XＸ×]{1,12}[，,]"
+    r"(?:男|女|\d|汉族|住|原系|系|曾用名|绰号|出生|[一二三四五六七八九十]+岁))"
+)
 _AGENT_LINE = re.compile(
-    r"^(?:法定代表人|负责人|主要负责人|代表人|诉讼代表人|委托代理人|委托诉讼代理人|诉讼代理人|法定代理人|"
+    r"^[^：:，。]{0,10}?(?:法定代表人|负责人|主要负责人|代表人|诉讼代表人|委托代理人|委托诉讼代理人|诉讼代理人|法定代理人|"
     r"指定代理人|辩护人|指定辩护人|共同委托代理人|出庭检察员|检察员|经营者|投资人|执行事务合伙人)[：:]"
 )
 _DOC_KIND_LINE = re.compile(
@@ -441,7 +458,7 @@ _DOC_KIND_LINE = re.compile(
 )
 _COURT_LINE = re.compile(r"^[\u4e00-\u9fff（）]{2,30}(?:人民法院|法院)$")
 _FACTS_LINE = re.compile(
-    r"^[^。；]{0,30}?(?:(?:经审理|审理|一审|二审|再审|经审查|本院|法院|经)查明|认定(?:的)?事实如下|认定事实[：:]|"
+    r"^[^。；]{0,30}?(?:(?:经审理|审理|一审|二审|再审|经审查|本院|法院|经)[，,]?查明|认定(?:的)?事实如下|认定事实[：:]|"
     r"(?:经审理|本院)确认(?:的)?事实如下)"
 )
 _REASON_LINE = re.compile(
@@ -451,7 +468,9 @@ _RESULT_LEAD = re.compile(r"(?:判决|裁定|决定|判令|调解协议|判处|�
 _APPEAL_LINE = re.compile(r"不服.{0,40}?(?:提起上诉|提出上诉|申请再审|提出抗诉|申诉|申请复议)|上诉称|申诉称|抗诉称")
 _CLAIM_LINE = re.compile(r"诉称|辩称|诉讼请求|起诉称|指控|上诉请求|答辩称|述称|再审请求|申请称")
 _SIGNATURE_LINE = re.compile(r"^(?:审\s*判\s*长|审\s*判\s*员|代理审判员|人民陪审员|书\s*记\s*员|法官助理|执\s*行\s*员)")
-_CN_DATE_LINE = re.compile(r"^[一二三四五六七八九〇○零Ｏ]{4}\s*年[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日$")
+_CN_DATE_LINE = re.compile(
+    r"^[一二三四五六七八九〇○零Ｏ]{4}\s*年[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日$"
+)
 _ONE_CASE_LINE = re.compile(r"一案")
 
 JUDGMENT_SECTIONS = ("当事人", "审理经过", "诉辩意见", "审理查明", "本院认为", "裁判结果")
@@ -515,7 +534,9 @@ def _judgment_sections(lines: list[str]) -> tuple[list[CaseSection], dict[str, A
         elif _FACTS_LINE.match(line):
             if current != "审理查明":
                 start("审理查明")
-        elif current == "裁判结果" and _APPEAL_LINE.search(line) and not re.match(r"^(?:如|可在|当事人如)", line) or current in ("审理经过", "首部") and _CLAIM_LINE.search(line):
+        elif (current == "裁判结果" and _APPEAL_LINE.search(line) and not re.match(r"^(?:如|可在|当事人如)", line)) or (
+            current in ("审理经过", "首部") and _CLAIM_LINE.search(line)
+        ):
             start("诉辩意见")
         assert current is not None
         sections[-1][1].append(line)
@@ -530,6 +551,8 @@ def _looks_like_judgment(lines: list[str]) -> bool:
     if any(_DOC_KIND_LINE.match(_SPACES.sub("", x)) for x in head):
         return True
     party = sum(1 for x in lines[:60] if _PARTY_LINE.match(x))
+    if party >= 2:
+        return True
     reason = any(_REASON_LINE.match(x) for x in lines)
     result = any(_RESULT_LEAD.search(x) for x in lines)
     return party >= 1 and (reason or result)
@@ -552,7 +575,8 @@ _CAUSE_STARTS = (
     "保险", "承揽", "加工", "技术", "劳动", "劳务", "追索", "确认", "人身", "生命", "健康", "身体", "名誉",
     "荣誉", "肖像", "隐私", "姓名", "人格", "个人信息", "一般人格", "侵害", "侵犯", "侵权", "损害", "财产",
     "物权", "所有权", "共有", "相邻", "排除妨害", "妨害", "返还", "恢复", "不当得利", "无因管理", "股东",
-    "股权", "公司决议", "公司解散", "公司证照", "公司盈余", "公司关联", "请求", "撤销", "合伙", "离婚", "婚姻", "婚约", "抚养", "扶养", "赡养", "继承", "遗嘱",
+    "股权", "公司决议", "公司解散", "公司证照", "公司盈余", "公司关联", "请求", "撤销", "合伙",
+    "离婚", "婚姻", "婚约", "抚养", "扶养", "赡养", "继承", "遗嘱",
     "法定继承", "遗赠", "分家析产", "机动车", "交通事故", "医疗", "产品", "环境", "污染", "生态", "船舶",
     "票据", "信用证", "证券", "期货", "不正当竞争", "垄断", "捆绑", "商标", "专利", "著作权", "计算机软件",
     "植物新品种", "集成电路", "技术秘密", "商业秘密", "网络", "服务", "教育机构", "物业", "供用", "储蓄",
@@ -572,7 +596,8 @@ _CAUSE_STARTS = (
     "补助", "抚恤", "退休", "待遇", "医疗损害", "人身损害", "生命权", "健康权", "身体权", "其他", "署名",
     "收回", "拒绝", "不予", "责令", "颁发", "注销", "吊销", "批准", "审批", "核准", "规划", "认定", "答复",
     "不作为", "社会保障", "工伤认定", "别除权", "取回权", "撤销仲裁", "申请撤销", "确认仲裁", "海难救助",
-    "救助", "打捞", "给付", "刑事赔偿", "司法赔偿", "船舶油污", "油污", "海域", "水域", "矿业权", "探矿权", "采矿权", "林木", "林地",
+    "救助", "打捞", "给付", "道路", "铁路", "刑事赔偿", "司法赔偿",
+    "船舶油污", "油污", "海域", "水域", "矿业权", "探矿权", "采矿权", "林木", "林地",
 )
 _CAUSE_START_RE = re.compile("|".join(sorted(map(re.escape, _CAUSE_STARTS), key=len, reverse=True)))
 _SUE_RE = re.compile(r"(?<![之上申起公抗败胜投控])诉(?!讼|前|称|求|至|请|由)")
@@ -602,7 +627,8 @@ def _cause_from_title(title: str) -> str | None:
     if "等" in rest:
         cuts.append((rest.rindex("等") + 1, True))
     cuts += [(m.end(), True) for m in reversed(list(_ORG_SUFFIX.finditer(rest)))]
-    cuts += [(i, False) for i in range(5)]
+    starts = [0] + [m.end() for m in re.finditer("、", rest)]
+    cuts += [(start + i, False) for start in starts for i in range(5)]
     for cut, after_party in cuts:
         tail = re.sub(r"^(?:为|因|就|关于)", "", rest[cut:])
         if len(tail) < 2 or _STRONG_ORG.search(tail) or "等" in tail:
@@ -773,7 +799,10 @@ def parse_case_markdown(text: str, *, source: str, meta: dict[str, Any] | None =
             if name in HOLDING_SECTIONS and holding_lines is None:
                 cut = next((i for i, x in enumerate(ls) if _PARTY_LINE.match(x)), None)
                 if cut is None and len(ls) > 3:
-                    cut = next((i for i, x in enumerate(ls) if i > 0 and (_REASON_LINE.match(x) or _CLAIM_LINE.search(x))), None)
+                    cut = next(
+                        (i for i, x in enumerate(ls) if i > 0 and (_REASON_LINE.match(x) or _CLAIM_LINE.search(x))),
+                        None,
+                    )
                 holding_lines = ls if cut is None else ls[:cut]
                 kept.append((name, holding_lines))
                 body_lines.extend([] if cut is None else ls[cut:])
@@ -788,7 +817,7 @@ def parse_case_markdown(text: str, *, source: str, meta: dict[str, Any] | None =
             jsections, judgment_info = _judgment_sections(body_lines)
             sections_raw = kept + [(s.name, s.text.split("\n")) for s in jsections]
         elif body_lines:
-            sections_raw = kept + [("正文", body_lines)]
+            sections_raw = [*kept, ("正文", body_lines)]
         else:
             sections_raw = kept
 
@@ -1106,7 +1135,7 @@ def looks_like_case(text: str) -> bool:
     if not text:
         return False
     head = text[:1500]
-    if re.search(r"(?:民事|刑事|行政|执行|国家赔偿)?(?:判决书|裁定书|调解书)\s*\n", head) and extract_case_numbers(head):
+    if re.search(r"(?:判决书|裁定书|调解书)\s*\n", head) and extract_case_numbers(head):
         return True
     if _GUIDING_RE.search(head[:300]) or _SPP_RE.search(head[:300]):
         return True

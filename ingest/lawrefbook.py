@@ -17,7 +17,13 @@ Decisions taken here (the data is hand-made and not always clean):
   (`第十条本法…`) only counts when it is the next number in sequence and the text does not read like a
   cross-reference (`第十条规定的…`). `第X条` inside a paragraph never starts an article.
 - Numbers are never deduplicated: when numbering restarts or goes backwards (a document quoting another,
-  an appended regulation), every article is kept, in document order.
+  an appended regulation), every article is kept, in document order. One exception, because those are not
+  articles of the document: an amending article that ends announcing new text (`…增加五条，分别作为第一百
+  二十三条至第一百二十七条。内容如下：`) keeps the quoted `第七节 …` / `第一百二十三条 …` paragraphs as its
+  own paragraphs, up to its own next article (宪法修正案（2018年）).
+- A line holding several articles separated by spaces (`…制定本规则。 第二条 凡…`, 飞行基本规则) is split at
+  its sentence ends when the label inside it is the next article; a heading glued to an article
+  (`## 第一章 总则 第一条 …`, or `…处理。第二章 罚则` at the end of a paragraph) is split off.
 - `path` holds the heading texts above the article (for a 民法典 编 file the 编 name comes first), with
   typesetting spaces removed (`第一章  总 则` → `第一章 总则`). A short line directly under a heading
   that continues it (`## 第二章 听取和审议人民政府、人民法院和` / `人民检察院的专项工作报告`) is joined to it.
@@ -25,8 +31,9 @@ Decisions taken here (the data is hand-made and not always clean):
   A plain `第七节 监察委员会` line is a heading too.
 - Text that belongs to no article goes to `preamble`, one paragraph a line: the text before the first
   article (制定目的, the transmittal notice of a 规定, a 宪法 序言) and, after the articles, appendices —
-  everything after a `附件：…`/`附：` line or after a heading that is followed by no article (刑法 附件一,
-  a 司法建议书 template, tables). Heading texts are kept in that appendix text.
+  everything after a `附件：…`/`附：`/`附图 …` line, after a heading that is followed by no article (刑法
+  附件一, a 司法建议书 template), or after a table title inside the last article (`个人所得税税率表一（…）`).
+  Heading texts are kept in that appendix text.
 - A document without any `第X条` paragraph (刑法修正案 numbered `一、二、`, 罪名 tables, notices) gets
   `articles=[]` and its whole body, headings included, in `preamble`: `一、` is not an article label,
   and inventing `第一条` for it would let a citation checker confirm articles that do not exist.
@@ -85,6 +92,7 @@ _LIST_LABEL = re.compile(rf"^([{_CN_SMALL}]+、|[（(][{_CN_SMALL}]+[）)])\s*(.
 PLAIN_HEADING = re.compile(rf"^第{_N}(?:分编|编|章|节)\s+[^。；，：,;:“”\"]{{1,40}}$")
 # 一 sub-heading between articles: （一）动产质押
 SUBHEADING = re.compile(rf"^[（(]([{_CN_SMALL}]+)[）)]\s*([^。；，：,;:“”\"、]{{2,20}})$")
+_TRAILING_HEADING = re.compile(rf"^(.+[。；])\s*(第{_N}(?:分编|编|章|节)\s+[^。；，：,;:“”\"]{{1,30}})$")
 _GLUED_HEADING = re.compile(rf"^(第{_N}(?:分编|编|章|节)\s*\S.*?)\s+(第{_N}条(?:之{_N})?\s.*)$")
 _GLUED_ARTICLE = re.compile(rf"[。；：！？”）)][ \u3000]+第({_N})条(?:之{_N})?[ \u3000]")
 _SENTENCE_GAP = re.compile(r"(?<=[。；：！？”）)])[ \u3000]+")
@@ -447,7 +455,7 @@ def _effective(dates: _Dates, file_date: str | None, tail: str) -> str | None:
     version = file_date or dates.latest_adopted
 
     def recent(day: str | None) -> bool:
-        return bool(day) and (version is None or day >= version)
+        return day is not None and (version is None or day >= version)
 
     # A 施行 date older than the last 修正/修订 is the original text's (宪法: 1982, amended up to 2018).
     if dates.effective and (dates.last_amended is None or dates.effective >= dates.last_amended):
@@ -628,6 +636,11 @@ def _parse_body(lines: list[str], parts: tuple[str, ...]) -> tuple[list[Article]
                 k += 1
             heading(level, _norm_heading(text))
             continue
+        # A heading glued to the end of a paragraph: …依照本法处理。第二章 罚则
+        tail_heading = _TRAILING_HEADING.match(par)
+        if tail_heading and not _article_start(par[tail_heading.start(2):]):
+            pars[k - 1:k] = [tail_heading.group(1), tail_heading.group(2)]
+            par = pars[k - 1]
         split = _split_glued_articles(par, current[0] if current else (last[0] if last else 0))
         if split:
             pars[k - 1:k] = split

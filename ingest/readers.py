@@ -229,9 +229,7 @@ def _html_visible_text(data: bytes, path: Path) -> str:
         root = lxml.html.document_fromstring(data)
     except (etree.ParserError, ValueError):
         raise ReaderError(path, "invalid HTML") from None
-    for el in root.iter(*_HTML_DROP):
-        el.drop_tree() if el.getparent() is not None else None
-    for el in root.iter(etree.Comment):
+    for el in [*root.iter(*_HTML_DROP), *root.iter(etree.Comment)]:
         if el.getparent() is not None:
             el.drop_tree()
     body = root.find("body")
@@ -295,9 +293,8 @@ def walk_sources(paths: Iterable[Path | str]) -> Iterator[Path]:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     yield from walk(p)
-                elif entry.is_file(follow_symlinks=True):
-                    if p.suffix.lower() in SUPPORTED_SUFFIXES and once(p):
-                        yield p
+                elif entry.is_file(follow_symlinks=True) and p.suffix.lower() in SUPPORTED_SUFFIXES and once(p):
+                    yield p
             except OSError:
                 continue
 

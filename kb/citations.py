@@ -71,12 +71,7 @@ from typing import Protocol, runtime_checkable
 
 from kb.lawnames import ABBREVIATIONS, PRC, LawNameIndex, clean_title
 from kb.models import Chunk, Citation, VerifiedCitation
-from kb.numerals import (
-    CN_NUMERAL_CHARS,
-    article_label,
-    format_cn_number,
-    parse_cn_number,
-)
+from kb.numerals import CN_NUMERAL_CHARS, article_label, format_cn_number, parse_cn_number
 
 __all__ = [
     "ArticleCatalog",
@@ -591,14 +586,14 @@ class _Verifier:
                 reasons.append(f"{_book(title)}{label}没有{unit}")
 
         if not matched:
-            title = titles[0] if len(titles) == 1 else None
-            shown = format_citation(replace(c, law=title)) if title else display
+            only = titles[0] if len(titles) == 1 else None
+            shown = format_citation(replace(c, law=only)) if only else display
             note = "；".join(reasons) if reasons else (
-                f"{_book(titles[0])}没有{label}" if title else f"{_book(c.law)}所指的文件中都没有{label}")
-            return VerifiedCitation(c, "not_found", shown, title=title, note=note)
+                f"{_book(only)}没有{label}" if only else f"{_book(c.law)}所指的文件中都没有{label}")
+            return VerifiedCitation(c, "not_found", shown, title=only, note=note)
 
         if len(matched) > 1:
-            listed = "、".join(f"{_book(t)}" for t in matched)
+            listed = "、".join(_book(t) for t in matched)
             return VerifiedCitation(c, "ambiguous", display,
                                     chunk_ids=tuple(ch.chunk_id for chs in matched.values() for ch in chs),
                                     note=f"{_book(c.law)}可指多个文件，均有{label}：{listed}")

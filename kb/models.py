@@ -240,3 +240,57 @@ class VerifiedCitation:
             "note": self.note,
             "chunk_ids": list(self.chunk_ids),
         }
+
+
+Persona = Literal["parent", "student", "ngo"]
+
+
+@dataclass
+class Source:
+    """A numbered source of an answer: [n] in the text points here."""
+
+    n: int
+    chunk: Chunk
+    verified: bool  # the cited article / case exists in the knowledge base
+    status: str = "exists"  # CitationStatus of the citation that points here
+    quote: str = ""  # the sentence(s) of the chunk that support the claim
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.chunk
+        return {"n": self.n, "citation": c.citation, "title": c.title, "article": c.article,
+                "case_id": c.case_id, "source_type": c.source_type, "verified": self.verified,
+                "status": self.status, "quote": self.quote, "text": c.text, "path": list(c.path),
+                "validity": c.validity, "effective": c.effective, "court": c.court, "date": c.date,
+                "section": c.section, "chunk_id": c.chunk_id}
+
+
+@dataclass
+class Answer:
+    """What the assistant says: Markdown with [n] markers, its verified citations and numbered sources."""
+
+    question: str
+    persona: str
+    markdown: str
+    citations: list[VerifiedCitation] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    playbook_id: str | None = None
+    engine: str = "offline"  # offline / llm
+    notice: str | None = None  # e.g. "LLM unavailable; offline answer", "2 unverifiable citations removed"
+    removed: list[str] = field(default_factory=list)  # citations dropped because they did not verify
+    elapsed_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "persona": self.persona,
+            "answer": self.markdown,
+            "citations": [{"citation": v.display, "title": v.title, "article": v.citation.article,
+                           "case_id": v.citation.case_id, "verified": v.verified, "status": v.status}
+                          for v in self.citations],
+            "sources": [s.to_json() for s in self.sources],
+            "playbook": self.playbook_id,
+            "engine": self.engine,
+            "notice": self.notice,
+            "removed": self.removed,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
