@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ours, latencies = run_ours(retriever, questions)
     systems["ours (hybrid)"] = ours
     systems["ours: BM25 only"] = run_ours(retriever, questions, ("bm25",))[0]
+    systems["ours: BM25 + expansion"] = run_ours(retriever, questions, ("bm25", "bm25x"))[0]
     if kb.dense_available():
         systems["ours: dense only"] = run_ours(retriever, questions, ("dense",))[0]
     statute_questions = [q for q in questions if all(g.kind == "statute" and g.in_national for g in q.golds)]

@@ -197,8 +197,11 @@ _RELEASE_LINE = re.compile(r"^[（(].*?(?:讨论通过|发布)[^）)]*[）)]$")
 _GUIDING_LABEL_LINE = re.compile(r"^[（(]?\s*(?:检例第\s*\S+?\s*号|指导(?:性)?案例\s*\S+?\s*号)\s*[）)]?$")
 
 
+_WS = re.compile(r"\s+")
+
+
 def _squash(name: str) -> str:
-    return re.sub(r"\s+", "", name).strip("：:。．.")
+    return _WS.sub("", name).strip("：:。．.")
 
 
 def canonical_section_name(name: str) -> str:
@@ -221,8 +224,10 @@ class _Block:
     level: int = 0  # markdown level for ## headings, 0 otherwise
 
 
-def _heading(line: str, *, first: bool) -> tuple[str, str, int] | None:
+def _heading(line: str) -> tuple[str, str, int] | None:
     """(name, inline remainder, md level) if `line` is a section heading."""
+    if len(line) > 30 and line[0] not in "#【［[*关":
+        return None  # a paragraph: most lines, so decide fast
     m = _MD_HEADING.match(line)
     if m:
         text = m.group(2).replace("**", "").strip(_EDGE_SPACES)
@@ -284,12 +289,10 @@ def _prepare_lines(text: str) -> list[str]:
 
 def _split_blocks(lines: list[str]) -> list[_Block]:
     blocks = [_Block(None, [])]
-    first = True
     for line in lines:
         if not line:
             continue
-        h = _heading(line, first=first)
-        first = False
+        h = _heading(line)
         if h is None:
             blocks[-1].lines.append(line.replace("**", "") if line.count("**") >= 2 else line)
             continue
@@ -446,6 +449,7 @@ _PARTY_ROLE = r"(?:" + _PARTY_ROLES + r"|反诉原告|反诉被告)(?:[（(][^�
 _PARTY_LINE = re.compile(
     r"^(?:" + _PARTY_ROLE + r"(?:、" + _PARTY_ROLE + r")*[：:]"
     # criminal judgments: '被告人李效时，男，53岁，…'
+    r"|(?:公诉机关|原公诉机关|抗诉机关|公益诉讼起诉人)[\u4e00-\u9fff（）]{2,30}(?:人民检察院|检察院)[。.，,]?$"
     r"|(?:被告人|罪犯|被告单位|原审被告人|上诉人（原审被告人）)[\u4e00-\u9fff·•某XＸ×]{1,12}[，,]"
     r"(?:男|女|\d|汉族|住|原系|系|曾用名|绰号|出生|[一二三四五六七八九十]+岁))"
 )
@@ -471,7 +475,7 @@ _SIGNATURE_LINE = re.compile(r"^(?:审\s*判\s*长|审\s*判\s*员|代理审判�
 _CN_DATE_LINE = re.compile(
     r"^[一二三四五六七八九〇○零Ｏ]{4}\s*年[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日$"
 )
-_ONE_CASE_LINE = re.compile(r"一案")
+_ONE_CASE_LINE = re.compile(r"一案|提起公诉|提起诉讼|向本院起诉|立案后|立案受理|受理后")
 
 JUDGMENT_SECTIONS = ("当事人", "审理经过", "诉辩意见", "审理查明", "本院认为", "裁判结果")
 
@@ -737,7 +741,9 @@ def parse_case_markdown(text: str, *, source: str, meta: dict[str, Any] | None =
     headline); values 'None'/null/'' count as missing, and heuristic values are checked (a court must look
     like a court, a 案号 like a 案号). A YAML front matter (topical_md files) is read the same way.
     """
-    front, body_text = _front_matter(text or "")
+    if not text or not text.strip():
+        raise ValueError("empty case text")
+    front, body_text = _front_matter(text)
     info: dict[str, Any] = {k: _present(v) for k, v in front.items()}
     for k, v in (meta or {}).items():
         pv = _present(v)
@@ -758,7 +764,7 @@ def parse_case_markdown(text: str, *, source: str, meta: dict[str, Any] | None =
     preamble = blocks[0].lines
     for b in blocks[1:]:
         if b.level and b.name is not None:
-            if md_title is None and not sections_raw:
+            if md_title is None and not sections_raw and canonical_section_name(b.name) not in KNOWN_SECTIONS:
                 md_title = b.name
                 if b.lines:
                     preamble = preamble + b.lines
@@ -1124,7 +1130,7 @@ def iter_case_jsonl(path: Path, mapping: dict[str, str] | None = None) -> Iterat
 
 
 _CASE_HEADINGS = re.compile(
-    r"(?:^|\n)\s*(?:#+\s*|[【［]\s*|\*\*)?(?:裁判要点|裁判摘要|案例要旨|要\s*旨|基本案情|裁判理由|裁判结果|指导意义|"
+    r"(?:^|\n)\s*(?:#+\s*|[【［]\s*|\*\*)?(?:裁判要点|裁判摘要|案例要旨|裁判要旨|要\s*旨|基本案情|裁判理由|裁判结果|指导意义|"
     r"检察机关履职过程|相关法条|典型意义|简要案情)"
 )
 
@@ -1137,13 +1143,18 @@ def looks_like_case(text: str) -> bool:
     head = text[:1500]
     if re.search(r"(?:判决书|裁定书|调解书)\s*\n", head) and extract_case_numbers(head):
         return True
-    if _GUIDING_RE.search(head[:300]) or _SPP_RE.search(head[:300]):
+    first_lines = "\n".join([x for x in head.split("\n") if x.strip()][:3])
+    if _GUIDING_RE.search(first_lines) or _SPP_RE.search(first_lines):
         return True
-    if len(_CASE_HEADINGS.findall(text[:20000])) >= 2:
+    headings = len(_CASE_HEADINGS.findall(text[:20000]))
+    if headings >= 2:
         return True
     lines = [_clean_line(x) for x in text[:20000].split("\n") if x.strip()]
     parties = sum(1 for x in lines[:80] if _PARTY_LINE.match(x))
-    return parties >= 2 and bool(re.search(r"本院认为|判决如下|裁定如下", text))
+    if headings and parties:
+        return True
+    judged = re.search(r"(?:本院|法院)[^。\n]{0,15}认为|判决如下|裁定如下|作出(?:如下)?(?:判决|裁定)", text)
+    return parties >= 2 and bool(judged)
 
 
 def count_kinds(docs: list[CaseDocument]) -> Counter[str]:

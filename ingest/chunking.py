@@ -68,11 +68,19 @@ def chunk_legal_document(doc: LegalDocument, max_chars: int = MAX_ARTICLE_CHARS)
         # A document that quotes another (a treaty inside a decision) can repeat a label: keep both.
         seen[article.label] = seen.get(article.label, 0) + 1
         key = article.label if seen[article.label] == 1 else f"{article.label}#{seen[article.label]}"
-        # Units are (paragraph text, 款 number); an over-long 款 becomes several units of one 款.
-        units: list[tuple[str, int]] = []
+        # Units are (text, 款 number): a whole 款 (with its 项 lines) when it fits, so parts break at 款
+        # boundaries; an over-long 款 becomes several units of one 款 (its lines, long lines by sentences).
+        by_kuan: dict[int, list[str]] = {}
         for para, kuan in zip(article.paragraphs, kuan_numbers(article.paragraphs), strict=True):
-            pieces = split_long_paragraph(para, max_chars) if len(para) > max_chars else [para]
-            units.extend((piece, kuan) for piece in pieces)
+            by_kuan.setdefault(kuan, []).append(para)
+        units: list[tuple[str, int]] = []
+        for kuan, paras in by_kuan.items():
+            if len("\n".join(paras)) <= max_chars:
+                units.append(("\n".join(paras), kuan))
+                continue
+            for para in paras:
+                pieces = split_long_paragraph(para, max_chars) if len(para) > max_chars else [para]
+                units.extend((piece, kuan) for piece in pieces)
         groups = pack([u[0] for u in units], max_chars, sep="\n")
         for part, group in enumerate(groups, start=1):
             chunks.append(Chunk(

@@ -109,8 +109,13 @@ def _join_broken(paras: list[str]) -> list[str]:
     return out
 
 
+def _is_credit(p: str) -> bool:
+    m = _CREDIT.fullmatch(p) if p.startswith(("（", "(")) else None
+    return bool(m and _OUTLET_WORD.search(m.group(1)))
+
+
 def _drop_footer(paras: list[str]) -> list[str]:
-    last = max((i for i, p in enumerate(paras) if _is_sentence(p)), default=len(paras) - 1)
+    last = max((i for i, p in enumerate(paras) if _is_sentence(p) or _is_credit(p)), default=len(paras) - 1)
     kept = paras[: last + 1]
     return [p for p in kept if not (len(p) < 30 and _BOILERPLATE.search(p))]
 

@@ -37,8 +37,8 @@ _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789"
 
 # Not preceded / followed by a digit (or an ASCII letter, for the ID's check character).
 _NB = r"(?<![0-9A-Za-z])(?<![0-9][ -])"
-_NA = r"(?![0-9])"
-_NA_GROUPED = r"(?![0-9])(?![ -][0-9])"  # a grouped run must not go on with another group
+_NA = r"(?![0-9A-Za-z])"
+_NA_GROUPED = r"(?![0-9A-Za-z])(?![ -][0-9])"  # a grouped run must not go on with another group
 _MONEY_AFTER = re.compile(r"\s*(?:元|万|亿|美元|港元|欧元|%|‰)")
 _MONEY_BEFORE = re.compile(r"(?:人民币|￥|¥|\$)\s*$")
 
@@ -107,15 +107,37 @@ def _is_money(text: str, start: int, end: int) -> bool:
     return bool(_MONEY_AFTER.match(text, end) or _MONEY_BEFORE.search(text, max(0, start - 6), start))
 
 
+# Every number rule needs at least seven digits and separators in a row: only such runs (with a margin
+# for '+86 ', '(0571)' and the like) are searched, which keeps masking fast on long judgments.
+_DIGIT_RUN = re.compile(r"[0-9][0-9 ()（）\-—－*＊Xx]{5,}[0-9Xx]")
+_MARGIN = 8
+
+
+def _windows(norm: str) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for m in _DIGIT_RUN.finditer(norm):
+        start, end = max(0, m.start() - _MARGIN), min(len(norm), m.end() + _MARGIN)
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
 def find_pii(text: str) -> list[tuple[int, int, str]]:
     """Spans (start, end, placeholder) of the personal data `mask_pii` would replace, in text order."""
     if not text:
         return []
     # Full-width digits are matched like ASCII ones; the translation keeps every position.
     norm = text.translate(_FULLWIDTH_DIGITS)
+    windows = _windows(norm)
     taken: list[tuple[int, int, str]] = []
     for pattern, placeholder, check in _RULES:
-        for m in pattern.finditer(norm):
+        if placeholder == EMAIL:
+            matches = list(pattern.finditer(norm)) if "@" in norm else []
+        else:
+            matches = [m for ws, we in windows for m in pattern.finditer(norm, ws, we)]
+        for m in matches:
             start, end = m.span()
             if any(start < e and s < end for s, e, _ in taken):
                 continue
@@ -151,6 +173,8 @@ def mask_case(doc: CaseDocument) -> CaseDocument:
     return replace(
         doc,
         title=mask_pii(doc.title),
+        case_id=_mask_opt(doc.case_id),
+        cites=tuple(mask_pii(c) for c in doc.cites),
         sections=[CaseSection(name=mask_pii(s.name), text=mask_pii(s.text)) for s in doc.sections],
         case_numbers=tuple(mask_pii(c) for c in doc.case_numbers),
         court=_mask_opt(doc.court),

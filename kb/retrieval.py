@@ -23,7 +23,7 @@ from kb.store import KnowledgeBase
 
 DATA_DIR = Path(__file__).parent / "data"
 RRF_K = 60
-WEIGHTS = {"dense": 2.0, "bm25": 1.0, "cite": 10.0}
+WEIGHTS = {"dense": 2.0, "bm25": 1.0, "bm25x": 0.5, "cite": 10.0}
 CANDIDATES = 100
 VALIDITY_ORDER = {"现行有效": 0, "未知": 1, "尚未生效": 2, "已被修改": 3, "已废止": 4}
 COURT_LEVELS = ("最高", "高级", "中级", "基层")
@@ -126,7 +126,11 @@ class Retriever:
     def ranked_lists(self, query: str, filters: SearchFilters) -> dict[str, list[str]]:
         expanded = expand_query(query, self.expansions)
         lists: dict[str, list[str]] = {"cite": self.citation_hits(query)}
-        lists["bm25"] = [cid for cid, _ in self.kb.lexical().search(expanded, self.candidates, self._mask(filters))]
+        lexical, mask = self.kb.lexical(), self._mask(filters)
+        lists["bm25"] = [cid for cid, _ in lexical.search(query, self.candidates, mask)]
+        # Expanded words get a list of their own: mixed into the original query they dilute its top ranks.
+        if expanded != query:
+            lists["bm25x"] = [cid for cid, _ in lexical.search(expanded, self.candidates, mask)]
         if self.use_dense and self.kb.dense_available():
             where = None
             if len(filters.source_types) == 1:

@@ -14,12 +14,12 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-from kb.numerals import parse_cn_number
+from kb.numerals import article_label, parse_cn_number
 from kb.playbooks import PLAYBOOK_DIR, Playbook, load_playbooks
 
 TODAY = "2026-11-28"
@@ -97,7 +97,7 @@ class LawsDb:
     def __init__(self, path: Path):
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
-    @lru_cache(maxsize=None)  # noqa: B019 - one instance per test module
+    @cache  # noqa: B019 - one instance per test module
     def law_in_force(self, title: str) -> str | None:
         """law_id of the version of `title` in force today: effective by today, latest version."""
         row = self.conn.execute(
@@ -157,8 +157,6 @@ class LawRefBook:
         path = self.files.get(title.replace("〈", "《").replace("〉", "》"))
         if path is None:
             return None
-        from kb.numerals import article_label
-
         label = article_label(number, suffix)
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
         for i, line in enumerate(lines):
@@ -232,8 +230,25 @@ def test_ids_unique_and_equal_file_stems(playbooks: list[Playbook]) -> None:
     assert set(ids) == {f.stem for f in PLAYBOOK_DIR.glob("*.yaml")}
 
 
+_STRAY_SPACE = re.compile(r"[\u4e00-\u9fff，。；：、）》] +[\u4e00-\u9fff（《①-⑩]")
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
 def test_content_shape(playbooks: list[Playbook]) -> None:
     for pb in playbooks:
+        for text in _strings(pb.model_dump()):
+            # a folded YAML scalar (>) joins lines with a space, which Chinese text must not have
+            assert not _STRAY_SPACE.search(text), (pb.id, text)
         assert 6 <= len(pb.situations) <= 15, pb.id
         assert pb.keywords and pb.rights and pb.duties and pb.evidence and pb.time_limits, pb.id
         for step in pb.steps:
@@ -243,7 +258,9 @@ def test_content_shape(playbooks: list[Playbook]) -> None:
 
 def test_citation_parser() -> None:
     assert parse_citation("《中华人民共和国刑法》第二百五十三条之一第二款") == ("中华人民共和国刑法", 253, 1, 2, None)
-    assert parse_citation("《中华人民共和国民法典》第一千零三十三条第（一）项") == ("中华人民共和国民法典", 1033, 0, None, 1)
+    assert parse_citation("《中华人民共和国民法典》第一千零三十三条第（一）项") == (
+        "中华人民共和国民法典", 1033, 0, None, 1
+    )
     with pytest.raises(ValueError):
         parse_citation("民法典第1034条")
 
@@ -351,15 +368,15 @@ def test_citations_deduplicated_in_order(tmp_path: Path) -> None:
 )
 def test_malformed_file_raises_value_error_naming_it(tmp_path: Path, overrides: dict, message: str) -> None:
     _write(tmp_path, "sample.yaml", _minimal(**overrides))
-    with pytest.raises(ValueError, match="sample.yaml") as info:
+    with pytest.raises(ValueError, match=r"sample\.yaml") as info:
         load_playbooks(tmp_path)
     assert message in str(info.value)
 
 
 def test_unreadable_yaml_raises_value_error(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("id: [unclosed\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="broken.yaml"):
+    with pytest.raises(ValueError, match=r"broken\.yaml"):
         load_playbooks(tmp_path)
     (tmp_path / "broken.yaml").write_text("- a list\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="broken.yaml"):
+    with pytest.raises(ValueError, match=r"broken\.yaml"):
         load_playbooks(tmp_path)

@@ -179,7 +179,7 @@ def test_zip_without_word_document(tmp_path: Path) -> None:
     p = tmp_path / "other.docx"
     with zipfile.ZipFile(p, "w") as z:
         z.writestr("readme.txt", "hello")
-    with pytest.raises(ReaderError, match="not a valid .docx"):
+    with pytest.raises(ReaderError, match=r"not a valid \.docx"):
         read_document_text(p)
 
 
@@ -245,14 +245,14 @@ def test_truncated_pdf(tmp_path: Path, keep: float) -> None:
     data = whole.read_bytes()
     p = tmp_path / "truncated.pdf"
     p.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(ReaderError, match="truncated|invalid"):
+    with pytest.raises(ReaderError, match=r"truncated|invalid"):
         read_document_text(p)
 
 
 def test_pdf_with_garbage_body(tmp_path: Path) -> None:
     p = tmp_path / "broken.pdf"
     p.write_bytes(b"%PDF-1.4\n" + b"\x00garbage" * 100 + b"\n%%EOF\n")
-    with pytest.raises(ReaderError, match="invalid PDF|no text layer"):
+    with pytest.raises(ReaderError, match=r"invalid PDF|no text layer"):
         read_document_text(p)
 
 

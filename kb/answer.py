@@ -1,0 +1,937 @@
+"""Answers: the offline composer (default, no LLM) and the `Answerer` facade (offline or LLM).
+
+Pipeline for one question (`Answerer.ask`):
+
+1. **Topic** — the question is matched against the remedies playbooks by retrieval, not keyword
+   rules: a small BM25 over each playbook's fields (title/summary/keywords, every lay situation,
+   every claim), on jieba tokens plus character bigrams, is combined with votes from the articles
+   the hybrid retriever finds (a playbook whose `basis` holds the articles retrieved for the
+   question gains). A follow-up keeps the previous topic (`kb.conversation`).
+2. **Evidence** — the playbook's citations (statutes; interpretations and cases only when the store
+   holds them) merged with the retrieved statutes, interpretations and cases. Every item is verified
+   against the store (`kb.citations.verify_citation`); what does not verify is dropped, never shown.
+   Retrieved articles are re-read in the version in force.
+3. **Sentences** — each article is split into sentences (with their 款 and 项); sentences are scored
+   by the question's terms (weighted by rarity among the candidates) and, less, by the playbook claims
+   that cite the article; the best one to three are quoted (a 项 brings its lead-in).
+4. **Markdown** — persona-specific sections with numbered markers [n]; sources are numbered in order
+   of first use. All document and playbook text is escaped (no HTML, no links, no headings from
+   documents). A final audit re-extracts every citation from the Markdown, line by line, and removes
+   any that does not verify (it never fires on the offline composer by construction; it guards the
+   LLM path).
+
+Personas: parent — plain words, the steps first, few quotes; student — conclusion, elements with
+款/项-level citations, quoted provisions, cases, time limits; ngo — guidance points, public-facing
+wording, steps for helping people, a complaint-letter outline.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from kb.citations import format_citation, parse_citations, verify_citation
+from kb.conversation import FollowUp, Turn, follow_up_context
+from kb.lexical import STOPWORDS
+from kb.models import Answer, Chunk, Citation, Hit, Source, VerifiedCitation
+from kb.numerals import format_cn_number
+from kb.playbooks import Claim, Playbook, Step, load_playbooks
+from kb.retrieval import Retriever
+from kb.store import KnowledgeBase
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kb.llm import LLMConfig
+
+PERSONAS = ("parent", "student", "ngo")
+HOLDING_SECTIONS = ("裁判要点", "裁判要旨", "要旨", "案例要旨", "裁判摘要", "典型意义", "指导意义", "裁判理由")
+RETRIEVAL_K = 30
+REMOVED_MARK = "〔未核实的引用已删除〕"
+DISCLAIMER = "以上内容是一般性的法律信息，不能代替律师针对具体情况的意见；所有引用均已在知识库中核对。"
+
+# How much of each part a persona gets: (claims, quoted articles, sentences per article, cases, time limits)
+DEPTH: dict[str, dict[str, int]] = {
+    "parent": {"claims": 4, "articles": 4, "sentences": 2, "cases": 1, "time_limits": 2, "evidence": 5},
+    "student": {"claims": 6, "articles": 7, "sentences": 3, "cases": 3, "time_limits": 3, "evidence": 0},
+    "ngo": {"claims": 6, "articles": 5, "sentences": 2, "cases": 2, "time_limits": 2, "evidence": 6},
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Text helpers (pure)
+# --------------------------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!~&^$])")
+_URL = re.compile(r"(?i)\b(https?|ftp|file|javascript|data):")
+_WWW = re.compile(r"(?i)\bwww\.")
+_SPACES = re.compile(r"[ \t\u3000]+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ITEM_LINE = re.compile(r"^[（(][一二三四五六七八九十\d]+[）)]")
+_LABEL_ONLY = re.compile(r"^第[零〇一二两三四五六七八九十百千\d]+条(?:之[一二三四五六七八九十]+)?$")
+_SENTENCE = re.compile(r"[^。；！？!?]+[。；！？!?]?")
+_CLAUSE = re.compile(r"[^。；]+[。；]?")
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def md_escape(text: str) -> str:
+    """Document or playbook text as inert Markdown on one line: no HTML, links, emphasis or headings."""
+    text = _SPACES.sub(" ", text.replace("\r", "").replace("\n", " ")).strip()
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _URL.sub(lambda m: m.group(1) + "：", text)  # http://x → http：//x (no autolink)
+    return _WWW.sub("www．", text)
+
+
+def cjk_bigrams(text: str) -> set[str]:
+    """Adjacent pairs of Chinese characters (the unit of the fuzzy matching used throughout)."""
+    return {text[i:i + 2] for i in range(len(text) - 1) if _CJK.match(text[i]) and _CJK.match(text[i + 1])}
+
+
+def term_set(text: str, tokenize: Any) -> set[str]:
+    """jieba tokens (legal dictionary) plus character bigrams, without stop words."""
+    return {t for t in (*tokenize(text), *cjk_bigrams(text)) if t not in STOPWORDS}
+
+
+def idf_weights(docs: Iterable[set[str]]) -> dict[str, float]:
+    """Inverse document frequency over a small pool of term sets."""
+    pool = list(docs)
+    df: Counter[str] = Counter(t for d in pool for t in d)
+    n = len(pool)
+    return {t: math.log(1 + (n + 1) / (c + 0.5)) for t, c in df.items()}
+
+
+def overlap(query: set[str], doc: set[str], idf: dict[str, float], default: float = 1.0) -> float:
+    """Sum of the weights of the query terms the document holds."""
+    return sum(idf.get(t, default) for t in query & doc)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an article with its place: 款 (1-based) and 项 (1-based, or None)."""
+
+    text: str
+    index: int
+    paragraph: int
+    item: int | None = None
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences of an article's text, each with its 款 and 项 (same counting as kb.citations)."""
+    out: list[Sentence] = []
+    paragraph, item = 0, 0
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line or _LABEL_ONLY.match(line):
+            continue
+        if _ITEM_LINE.match(line) and paragraph:
+            item += 1
+            out.append(Sentence(line, len(out), paragraph, item))
+            continue
+        paragraph, item = paragraph + 1, 0
+        for m in _SENTENCE.finditer(line):
+            s = m.group(0).strip()
+            if s:
+                out.append(Sentence(s, len(out), paragraph, None))
+    return out
+
+
+def join_sentences(picked: Sequence[Sentence]) -> str:
+    """Picked sentences in article order; an ellipsis marks each gap."""
+    parts: list[str] = []
+    previous: int | None = None
+    for s in sorted(picked, key=lambda x: x.index):
+        if previous is not None and s.index != previous + 1:
+            parts.append("……")
+        parts.append(s.text)
+        previous = s.index
+    return "".join(parts)
+
+
+def short_law(title: str) -> str:
+    """民法典 for 中华人民共和国民法典 (display inside prose)."""
+    return title.removeprefix("中华人民共和国")
+
+
+# --------------------------------------------------------------------------------------------------
+# Topic classification: retrieval over the playbooks
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TopicMatch:
+    playbook: Playbook
+    score: float  # combined, comparable across playbooks of one question
+    lexical: float  # BM25 over the playbook's fields
+    votes: float  # from the articles retrieved for the question
+
+
+FIELD_WEIGHTS = {"situation": 1.0, "header": 0.7, "claim": 0.5}
+MIN_TOPIC_SCORE = 4.0  # below this no playbook is used (calibrated on the playbooks' own situations)
+VOTE_WEIGHT = 6.0
+SECOND_TOPIC_RATIO = 0.8
+
+
+class PlaybookIndex:
+    """BM25 over the fields of every playbook; a playbook scores by its best field of each kind."""
+
+    def __init__(self, playbooks: Sequence[Playbook], tokenize: Any):
+        self.playbooks = list(playbooks)
+        self.tokenize = tokenize
+        self.docs: list[tuple[int, str, set[str]]] = []
+        for i, pb in enumerate(self.playbooks):
+            self.docs.append((i, "header", term_set(f"{pb.title} {pb.summary} {' '.join(pb.keywords)}", tokenize)))
+            for s in pb.situations:
+                self.docs.append((i, "situation", term_set(s, tokenize)))
+            for c in [*pb.rights, *pb.duties, *pb.time_limits]:
+                self.docs.append((i, "claim", term_set(c.text, tokenize)))
+            for st in pb.steps:
+                self.docs.append((i, "claim", term_set(f"{st.action} {st.body}", tokenize)))
+        self.idf = idf_weights(d for _, _, d in self.docs)
+        lengths: dict[str, list[int]] = {}
+        for _, kind, d in self.docs:
+            lengths.setdefault(kind, []).append(len(d))
+        self.avg = {k: sum(v) / len(v) for k, v in lengths.items()}
+        self.articles = [_article_keys(pb) for pb in self.playbooks]
+
+    def _bm25(self, query: set[str], kind: str, doc: set[str], k1: float = 1.2, b: float = 0.75) -> float:
+        norm = k1 * (1 - b + b * len(doc) / self.avg[kind])
+        return sum(self.idf[t] * (k1 + 1) / (1 + norm) for t in query & doc)
+
+    def lexical_scores(self, question: str) -> list[float]:
+        query = term_set(question, self.tokenize)
+        best: dict[tuple[int, str], float] = {}
+        for i, kind, doc in self.docs:
+            s = self._bm25(query, kind, doc)
+            if s > best.get((i, kind), 0.0):
+                best[(i, kind)] = s
+        return [sum(FIELD_WEIGHTS[k] * best.get((i, k), 0.0) for k in FIELD_WEIGHTS)
+                for i in range(len(self.playbooks))]
+
+    def votes(self, hits: Sequence[Hit]) -> list[float]:
+        """Reciprocal-rank votes of the retrieved articles for the playbooks that cite them."""
+        out = [0.0] * len(self.playbooks)
+        for h in hits[:15]:
+            c = h.chunk
+            if c.article_no is None:
+                continue
+            key = (c.title, c.article_no, c.article_suffix)
+            for i, keys in enumerate(self.articles):
+                if key in keys:
+                    out[i] += 1.0 / (h.rank + 1)
+        return out
+
+    def rank(self, question: str, hits: Sequence[Hit] = ()) -> list[TopicMatch]:
+        """Playbooks by combined score, best first (all of them; callers apply thresholds)."""
+        lex = self.lexical_scores(question)
+        votes = self.votes(hits)
+        matches = [TopicMatch(pb, lex[i] + VOTE_WEIGHT * votes[i], lex[i], votes[i])
+                   for i, pb in enumerate(self.playbooks)]
+        return sorted(matches, key=lambda m: -m.score)
+
+
+def _article_keys(pb: Playbook) -> set[tuple[str, int, int]]:
+    keys: set[tuple[str, int, int]] = set()
+    for cite in [*pb.citations(), *pb.optional_citations()]:
+        for c in parse_citations(cite):
+            if c.law and c.article_no:
+                keys.add((c.law.replace("〈", "《").replace("〉", "》"), c.article_no, c.article_suffix))
+    return keys
+
+
+def choose_topics(ranked: Sequence[TopicMatch], follow: FollowUp | None = None) -> list[TopicMatch]:
+    """The playbook(s) to answer with: the best one when it scores enough, a close second; a follow-up
+    keeps the previous topic unless the question clearly opens another."""
+    top = ranked[0] if ranked and ranked[0].score >= MIN_TOPIC_SCORE else None
+    if follow is not None and follow.is_follow_up and follow.playbook_id:
+        prior = next((m for m in ranked if m.playbook.id == follow.playbook_id), None)
+        opens_other = (top is not None and top.playbook.id != follow.playbook_id and not follow.explicit
+                       and top.lexical >= 2 * MIN_TOPIC_SCORE)
+        if prior is not None and not opens_other:
+            return [prior]
+    if top is None:
+        return []
+    chosen = [top]
+    if len(ranked) > 1 and ranked[1].score >= max(MIN_TOPIC_SCORE, SECOND_TOPIC_RATIO * top.score):
+        chosen.append(ranked[1])
+    return chosen
+
+
+# --------------------------------------------------------------------------------------------------
+# Evidence: verified articles, interpretations and cases
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Evidence:
+    """One verified source the answer may cite: an article (all its parts) or a case."""
+
+    key: tuple[str, ...]
+    chunks: list[Chunk]
+    verified: VerifiedCitation
+    origins: set[str] = field(default_factory=set)  # playbook / optional / case / retrieval / question
+    claims: list[str] = field(default_factory=list)  # playbook claim texts that cite it
+    rank: int | None = None  # retrieval rank
+    score: float = 0.0
+    picks: list[Sentence] = field(default_factory=list)
+
+    @property
+    def chunk(self) -> Chunk:
+        return self.chunks[0]
+
+    @property
+    def is_case(self) -> bool:
+        return self.chunk.source_type in ("case", "news") and not self.chunk.article
+
+    @property
+    def text(self) -> str:
+        return "\n".join(c.text for c in self.chunks)
+
+    def quote(self) -> str:
+        return join_sentences(self.picks) if self.picks else ""
+
+    def display(self, paragraph: int | None = None, item: int | None = None) -> str:
+        c = self.verified.citation
+        if self.is_case:
+            return self.verified.display
+        return format_citation(Citation(raw="", law=self.verified.title or c.law, article_no=c.article_no,
+                                        article_suffix=c.article_suffix, paragraph=paragraph, item=item))
+
+
+def article_key(chunk: Chunk) -> tuple[str, ...]:
+    if chunk.article_no is not None:
+        return ("article", chunk.title, str(chunk.article_no), str(chunk.article_suffix))
+    return ("case", chunk.case_id or chunk.doc_id)
+
+
+class EvidenceStore:
+    """Verification with a cache per store generation (playbook citations repeat across questions)."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self._cache: dict[str, VerifiedCitation | None] = {}
+        self._generation = -1
+
+    def _fresh(self) -> None:
+        gen = self.kb.generation()
+        if gen != self._generation:
+            self._cache.clear()
+            self._generation = gen
+
+    def verify_text_citation(self, cite: str) -> VerifiedCitation | None:
+        """The verification of a citation written out in full, or None when unparseable."""
+        self._fresh()
+        if cite not in self._cache:
+            names = self.kb.law_names()
+            parsed = parse_citations(cite, names)
+            self._cache[cite] = verify_citation(parsed[0], self.kb, names) if parsed else None
+        return self._cache[cite]
+
+    def verify(self, c: Citation) -> VerifiedCitation:
+        return verify_citation(c, self.kb, self.kb.law_names())
+
+    def evidence_for(self, v: VerifiedCitation) -> Evidence | None:
+        """The evidence item behind an `exists` verification (one version, parts in order)."""
+        if not v.verified:
+            return None
+        chunks = self.kb.get_chunks(list(v.chunk_ids))
+        if not chunks:
+            return None
+        first_doc = chunks[0].doc_id
+        chunks = sorted((c for c in chunks if c.doc_id == first_doc), key=lambda c: (c.part, c.section or ""))
+        if v.citation.case_id:
+            article_level = v
+        else:
+            article_level = replace(v, citation=replace(v.citation, paragraph=None, item=None))
+            article_level = replace(article_level, display=format_citation(
+                replace(v.citation, law=v.title or v.citation.law, paragraph=None, item=None)))
+        return Evidence(article_key(chunks[0]), chunks, article_level)
+
+    def from_hit(self, hit: Hit) -> Evidence | None:
+        """A retrieved article (re-read in the version in force) or case; None if it does not verify."""
+        c = hit.chunk
+        if c.article_no is not None:
+            v = self.verify(Citation(raw=c.citation, law=c.title, article_no=c.article_no,
+                                     article_suffix=c.article_suffix))
+        elif c.case_id:
+            v = self.verify(Citation(raw=c.case_id, law=None, case_id=c.case_id))
+        else:
+            return None
+        ev = self.evidence_for(v)
+        if ev is not None:
+            ev.rank = hit.rank
+            ev.origins.add("question" if "cite" in hit.signals else "retrieval")
+        return ev
+
+
+def case_excerpt_chunks(chunks: list[Chunk]) -> list[Chunk]:
+    """The holding section of a case when it has one, else all its sections."""
+    for name in HOLDING_SECTIONS:
+        found = [c for c in chunks if (c.section or "") == name]
+        if found:
+            return found
+    return chunks
+
+
+# --------------------------------------------------------------------------------------------------
+# Composition
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Prepared:
+    """Everything the renderers (offline or LLM) need for one question."""
+
+    question: str
+    persona: str
+    topics: list[TopicMatch]
+    evidence: list[Evidence]  # ranked, verified
+    claims: list[tuple[float, str, Claim]]  # (relevance, section, claim), ranked
+    removed: list[str]
+    follow: FollowUp
+    query_terms: set[str]
+
+    @property
+    def playbook(self) -> Playbook | None:
+        return self.topics[0].playbook if self.topics else None
+
+
+class SourceRegistry:
+    """Numbers sources in order of first use and collects the citations the answer shows."""
+
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+        self._numbers: dict[tuple[str, ...], int] = {}
+        self.citations: dict[str, VerifiedCitation] = {}
+        self.shown_quotes: set[int] = set()
+
+    def marker(self, ev: Evidence, cite: VerifiedCitation | None = None) -> str:
+        n = self._numbers.get(ev.key)
+        if n is None:
+            n = len(self.sources) + 1
+            self._numbers[ev.key] = n
+            text = ev.text if not ev.is_case else "\n".join(c.text for c in case_excerpt_chunks(ev.chunks))
+            chunk = replace(ev.chunk, text=text, part=1, parts=1)
+            self.sources.append(Source(n, chunk, verified=True, status=ev.verified.status, quote=ev.quote()))
+        self.citations.setdefault(ev.verified.display, ev.verified)
+        if cite is not None and cite.verified:
+            self.citations.setdefault(cite.display, cite)
+        return f"[{n}]"
+
+    def number_of(self, ev: Evidence) -> int | None:
+        return self._numbers.get(ev.key)
+
+
+class Composer:
+    """Topic, evidence and sentences for a question; then persona-specific Markdown."""
+
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever | None = None,
+                 playbooks: Sequence[Playbook] | None = None):
+        self.kb = kb
+        self.retriever = retriever or Retriever(kb)
+        self.playbooks = list(playbooks) if playbooks is not None else load_playbooks()
+        self.store = EvidenceStore(kb)
+        self._index: PlaybookIndex | None = None
+
+    def tokenize(self, text: str) -> list[str]:
+        return list(self.kb.tokenizer.tokens(text))
+
+    @property
+    def index(self) -> PlaybookIndex:
+        if self._index is None:
+            self._index = PlaybookIndex(self.playbooks, self.tokenize)
+        return self._index
+
+    # --- preparation --------------------------------------------------------------------------
+    def prepare(self, question: str, persona: str = "parent", history: Sequence[Turn] | None = None) -> Prepared:
+        persona = persona if persona in PERSONAS else "parent"
+        follow = follow_up_context(question, history)
+        query = follow.retrieval_query(question)
+        hits = self.retriever.search(query, k=RETRIEVAL_K)
+        topics = choose_topics(self.index.rank(query if follow.is_follow_up else question, hits), follow)
+        removed: list[str] = []
+        evidence = self._gather(topics, hits, removed)
+        q_terms = term_set(question, self.tokenize)
+        context_terms = term_set(follow.previous_question, self.tokenize) if follow.is_follow_up and \
+            follow.previous_question else set()
+        self._score(evidence, q_terms, context_terms)
+        claims = self._rank_claims(topics, q_terms, evidence)
+        return Prepared(question, persona, topics, evidence, claims, removed, follow, q_terms)
+
+    def _gather(self, topics: list[TopicMatch], hits: list[Hit], removed: list[str]) -> list[Evidence]:
+        by_key: dict[tuple[str, ...], Evidence] = {}
+
+        def add(ev: Evidence | None, origin: str, claim: str | None = None) -> None:
+            if ev is None:
+                return
+            held = by_key.setdefault(ev.key, ev)
+            held.origins.add(origin)
+            held.origins |= ev.origins
+            if ev.rank is not None and (held.rank is None or ev.rank < held.rank):
+                held.rank = ev.rank
+            if claim and claim not in held.claims:
+                held.claims.append(claim)
+
+        for t in topics:
+            pb = t.playbook
+            for item in _cited_items(pb):
+                text = item.text if isinstance(item, Claim) else f"{item.action} {item.how}"
+                for cite in item.basis:
+                    self._add_cited(cite, "playbook", text, add, removed, required=True)
+                for cite in item.optional_basis:
+                    self._add_cited(cite, "optional", text, add, removed, required=False)
+            for case_id in pb.cases:
+                v = self.store.verify(Citation(raw=case_id, law=None, case_id=case_id))
+                add(self.store.evidence_for(v), "case")
+        for h in hits:
+            if h.chunk.source_type in ("statute", "interpretation", "regulation", "case"):
+                add(self.store.from_hit(h), "retrieval")
+        return list(by_key.values())
+
+    def _add_cited(self, cite: str, origin: str, claim: str, add: Any, removed: list[str], required: bool) -> None:
+        v = self.store.verify_text_citation(cite)
+        if v is None or not v.verified:
+            if required and cite not in removed:
+                removed.append(cite)  # a statute basis that does not verify: dropped and reported
+            return
+        ev = self.store.evidence_for(v)
+        if ev is not None:
+            ev.verified = ev.verified  # article level
+            add(ev, origin, claim)
+
+    def _score(self, evidence: list[Evidence], q_terms: set[str], context_terms: set[str]) -> None:
+        """Pick sentences of every item and rank the items for the question."""
+        sentence_sets: list[tuple[Evidence, list[tuple[Sentence, set[str]]]]] = []
+        for ev in evidence:
+            chunks = case_excerpt_chunks(ev.chunks) if ev.is_case else ev.chunks
+            sents = split_sentences("\n".join(c.text for c in chunks))[:80]
+            sentence_sets.append((ev, [(s, term_set(s.text, self.tokenize)) for s in sents]))
+        idf = idf_weights(t for _, ss in sentence_sets for _, t in ss)
+        best_any = 0.0
+        raw: list[float] = []
+        for ev, sents in sentence_sets:
+            claim_terms = term_set(" ".join(ev.claims), self.tokenize) if ev.claims else set()
+            scored = []
+            for s, t in sents:
+                score = overlap(q_terms, t, idf) + 0.3 * overlap(context_terms, t, idf) + \
+                    0.25 * overlap(claim_terms, t, idf)
+                if not ev.is_case and not self._sentence_ok(s.text, ev):
+                    score = -1.0
+                scored.append((score, s))
+            scored.sort(key=lambda x: (-x[0], x[1].index))
+            top = scored[0][0] if scored else 0.0
+            picks = [s for sc, s in scored[:3] if sc >= 0 and sc >= 0.5 * top and sc > 0]
+            if not picks and scored and scored[0][0] >= 0:
+                picks = [scored[0][1]]
+            ev.picks = _with_lead_in(picks, [s for s, _ in sents])
+            raw.append(top)
+            best_any = max(best_any, top)
+        for ev, top in zip(evidence, raw, strict=True):
+            lex = top / best_any if best_any else 0.0
+            retr = 1.0 / math.sqrt(ev.rank) if ev.rank else 0.0
+            ev.score = 0.5 * lex + 0.35 * retr + (0.15 if ev.origins & {"playbook", "optional", "case"} else 0.0) \
+                + (1.0 if "question" in ev.origins else 0.0)
+        evidence.sort(key=lambda e: -e.score)
+
+    def _sentence_ok(self, text: str, ev: Evidence) -> bool:
+        """A sentence may be quoted only if every citation in it verifies (本法 = its own law)."""
+        names = self.kb.law_names()
+        context = ev.verified.title or ev.verified.citation.law
+        for c in parse_citations(text, names, context_law=context):
+            if c.law is None and not c.case_id:
+                continue
+            if not self.store.verify(c).verified:
+                return False
+        return True
+
+    def _rank_claims(self, topics: list[TopicMatch], q_terms: set[str], evidence: list[Evidence]
+                     ) -> list[tuple[float, str, Claim]]:
+        scored: list[tuple[float, str, Claim]] = []
+        pool: list[tuple[str, Claim, set[str]]] = []
+        for rank, t in enumerate(topics):
+            pb = t.playbook
+            for section, items in (("rights", pb.rights), ("duties", pb.duties), ("time_limits", pb.time_limits)):
+                for c in items:
+                    pool.append((f"{section}:{rank}", c, term_set(c.text, self.tokenize)))
+        idf = idf_weights(t for _, _, t in pool)
+        for section, c, terms in pool:
+            second = section.endswith(":1")
+            scored.append((overlap(q_terms, terms, idf) * (0.8 if second else 1.0), section.split(":")[0], c))
+        order = {id(c): i for i, (_, _, c) in enumerate(scored)}
+        scored.sort(key=lambda x: (-x[0], order[id(x[2])]))
+        return scored
+
+
+def _cited_items(pb: Playbook) -> list[Claim | Step]:
+    return [*pb.rights, *pb.duties, *pb.steps, *pb.time_limits]
+
+
+def _with_lead_in(picks: list[Sentence], sentences: list[Sentence]) -> list[Sentence]:
+    """A picked 项 brings the sentence that introduces its list."""
+    out = list(picks)
+    for s in picks:
+        if s.item is not None:
+            lead = next((x for x in reversed(sentences) if x.index < s.index and x.item is None), None)
+            if lead is not None and lead not in out:
+                out.append(lead)
+    return sorted(out, key=lambda x: x.index)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------------
+
+class Renderer:
+    """Markdown for one prepared question and persona; cites through a SourceRegistry."""
+
+    def __init__(self, composer: Composer, prep: Prepared):
+        self.c = composer
+        self.p = prep
+        self.reg = SourceRegistry()
+        self.depth = DEPTH[prep.persona]
+        self.removed: list[str] = list(prep.removed)
+        self._by_display: dict[str, Evidence] = {}
+        for ev in prep.evidence:
+            self._by_display.setdefault(ev.verified.display, ev)
+
+    # --- citing -------------------------------------------------------------------------------
+    def cite_basis(self, basis: Iterable[str], with_text: bool = False) -> str:
+        """Markers for the verified citations of a claim (unverified ones silently dropped)."""
+        out: list[str] = []
+        for cite in basis:
+            v = self.c.store.verify_text_citation(cite)
+            if v is None or not v.verified:
+                continue
+            ev = self._evidence_for_verified(v)
+            if ev is None:
+                continue
+            mark = self.reg.marker(ev, v)
+            out.append(f"{md_escape(v.display)}{mark}" if with_text else mark)
+        if with_text:
+            return "（" + "；".join(dict.fromkeys(out)) + "）" if out else ""
+        return "".join(dict.fromkeys(out))
+
+    def claim_line(self, claim: Claim, with_text: bool = False) -> str | None:
+        cites = self.cite_basis([*claim.basis, *claim.optional_basis], with_text=with_text)
+        if not cites:
+            return None  # a claim whose basis does not verify is not stated
+        return f"{md_escape(claim.text)}{cites}"
+
+    def link_prose(self, text: str) -> str:
+        """Playbook prose with citations in it: verified ones get their marker, clauses with an
+        unverifiable one are left out."""
+        names = self.c.kb.law_names()
+        kept: list[str] = []
+        for m in _CLAUSE.finditer(text):
+            clause = m.group(0)
+            found = parse_citations(clause, names)
+            pieces: list[str] = []
+            pos, ok = 0, True
+            for cit in found:
+                if cit.law is None and not cit.case_id:
+                    continue
+                v = self.c.store.verify(cit)
+                if not v.verified:
+                    ok = False
+                    self.removed.append(v.display)
+                    break
+                ev = self._evidence_for_verified(v)
+                pieces.append(md_escape(clause[pos:cit.end]) + (self.reg.marker(ev, v) if ev else ""))
+                pos = cit.end
+            if ok:
+                kept.append("".join(pieces) + md_escape(clause[pos:]))
+        return "".join(kept)
+
+    def _evidence_for_verified(self, v: VerifiedCitation) -> Evidence | None:
+        article = format_citation(replace(v.citation, law=v.title or v.citation.law, paragraph=None, item=None)) \
+            if not v.citation.case_id else v.display
+        ev = self._by_display.get(article)
+        if ev is None:
+            ev = self.c.store.evidence_for(v)
+            if ev is not None:
+                ev.picks = split_sentences(ev.text)[:1]
+                self._by_display[article] = ev
+        return ev
+
+    def quote_line(self, ev: Evidence, detailed: bool) -> str:
+        """`**《…》第X条第Y款** [n]：“quote”` — 款/项 given when all picked sentences share one."""
+        mark = self.reg.marker(ev)
+        n = self.reg.number_of(ev)
+        if n is not None:
+            self.reg.shown_quotes.add(n)
+        label = ev.display()
+        if detailed and not ev.is_case and ev.picks:
+            paras = {s.paragraph for s in ev.picks}
+            items = {s.item for s in ev.picks if s.item is not None}
+            if len(paras) == 1 and len(split_sentences(ev.text)) > 1:
+                para = next(iter(paras))
+                item = next(iter(items)) if len(items) == 1 and len(ev.picks) <= 2 else None
+                has_more_paras = max(s.paragraph for s in split_sentences(ev.text)) > 1
+                v = self.c.store.verify(replace(ev.verified.citation, law=ev.verified.title,
+                                                paragraph=para if has_more_paras else None, item=item))
+                if v.verified and (has_more_paras or item):
+                    label = v.display
+                    self.reg.citations.setdefault(v.display, v)
+        quote = md_escape(ev.quote()[:400 if detailed else 220])
+        return f"**{md_escape(label)}**{mark}：“{quote}”"
+
+    # --- sections -----------------------------------------------------------------------------
+    def top_claims(self, sections: tuple[str, ...], limit: int, with_text: bool = False) -> list[str]:
+        out: list[str] = []
+        for _, section, claim in self.p.claims:
+            if section not in sections:
+                continue
+            line = self.claim_line(claim, with_text)
+            if line:
+                out.append(line)
+            if len(out) >= limit:
+                break
+        return out
+
+    def articles(self, limit: int) -> list[Evidence]:
+        return [e for e in self.p.evidence if not e.is_case][:limit]
+
+    def cases(self, limit: int) -> list[Evidence]:
+        listed = [e for e in self.p.evidence if e.is_case and ("case" in e.origins or (e.rank or 99) <= 10)]
+        return listed[:limit]
+
+    def steps(self, pb: Playbook, detailed: bool = True) -> list[str]:
+        out = []
+        for i, st in enumerate(pb.steps, start=1):
+            marks = self.cite_basis([*st.basis, *st.optional_basis])
+            if not marks:
+                continue
+            where = md_escape(st.body) + (f"（{md_escape(st.contact)}）" if st.contact else "")
+            line = f"{i}. **{md_escape(st.action)}**：找{where}。"
+            if detailed:
+                line += md_escape(st.how)
+            out.append(line + marks)
+        return out
+
+    def sources(self) -> list[str]:
+        lines = []
+        for s in self.reg.sources:
+            c = s.chunk
+            meta = c.validity if c.source_type != "case" else " · ".join(x for x in (c.court, c.date) if x)
+            head = f"[{s.n}] {md_escape(self._source_label(s))}" + (f"（{md_escape(meta)}）" if meta else "")
+            if s.n not in self.reg.shown_quotes and s.quote:
+                head += f"：“{md_escape(s.quote[:160])}”"
+            lines.append(f"- {head}")
+        return lines
+
+    def _source_label(self, s: Source) -> str:
+        c = s.chunk
+        if c.article:
+            return format_citation(Citation(raw="", law=c.title, article_no=c.article_no,
+                                            article_suffix=c.article_suffix))
+        return c.case_id if c.case_id and c.case_id.startswith(("指导案例", "检例")) else c.title
+
+    # --- persona layouts ----------------------------------------------------------------------
+    def render(self) -> str:
+        pb = self.p.playbook
+        if pb is None:
+            body = self.render_generic()
+        else:
+            body = {"parent": self.render_parent, "student": self.render_student, "ngo": self.render_ngo}[
+                self.p.persona](pb)
+        blocks = [b for b in body if b]
+        blocks.append("#### 来源\n" + "\n".join(self.sources()) if self.reg.sources else
+                      "#### 来源\n知识库中没有找到能核实的依据。")
+        blocks.append(f"*{DISCLAIMER}*")
+        return "\n\n".join(blocks)
+
+    def _summary(self, pb: Playbook) -> str:
+        lead = self.top_claims(("rights", "duties"), 1)
+        return md_escape(pb.summary) + (f"\n\n{lead[0]}" if lead and self.p.persona != "student" else "")
+
+    def render_parent(self, pb: Playbook) -> list[str]:
+        d = self.depth
+        out = [f"**简单说：** {self._summary(pb)}"]
+        steps = self.steps(pb)
+        if steps:
+            out.append("#### 你可以这样做\n" + "\n".join(steps))
+        claims = self.top_claims(("rights", "duties"), d["claims"])
+        if claims:
+            out.append("#### 你有这些权利，对方有这些义务\n" + "\n".join(f"- {x}" for x in claims))
+        quotes = [self.quote_line(e, detailed=False) for e in self.articles(d["articles"])]
+        if quotes:
+            out.append("#### 法律原文怎么说\n" + "\n".join(f"- {q}" for q in quotes))
+        out.append(self._time_limits(d["time_limits"], "#### 注意时间"))
+        out.append("#### 先把这些证据留好\n" + "\n".join(f"- {md_escape(x)}" for x in pb.evidence[:d["evidence"]]))
+        out.append(self._cases(d["cases"], "#### 法院这样判过"))
+        return out
+
+    def render_student(self, pb: Playbook) -> list[str]:
+        d = self.depth
+        out = [f"#### 结论\n{self._summary(pb)}"]
+        claims = self.top_claims(("rights", "duties"), d["claims"], with_text=True)
+        if claims:
+            out.append("#### 要件与分析\n" + "\n".join(f"- {x}" for x in claims))
+        note = self.link_prose(pb.persona_notes.student)
+        if note:
+            out.append(f"#### 分析提示\n{note}")
+        quotes = [self.quote_line(e, detailed=True) for e in self.articles(d["articles"])]
+        if quotes:
+            out.append("#### 条文要点\n" + "\n".join(f"- {q}" for q in quotes))
+        out.append(self._cases(d["cases"], "#### 相关案例"))
+        out.append(self._time_limits(d["time_limits"], "#### 时效", with_text=True))
+        steps = self.steps(pb, detailed=False)
+        if steps:
+            out.append("#### 救济途径\n" + "\n".join(steps))
+        return out
+
+    def render_ngo(self, pb: Playbook) -> list[str]:
+        d = self.depth
+        out = [f"**概述：** {md_escape(pb.summary)}"]
+        claims = self.top_claims(("rights", "duties"), d["claims"])
+        if claims:
+            out.append("#### 指导要点\n" + "\n".join(f"{i}. {x}" for i, x in enumerate(claims, start=1)))
+        quotes = [self.quote_line(e, detailed=False) for e in self.articles(d["articles"])]
+        if quotes:
+            out.append("#### 法律依据要点\n" + "\n".join(f"- {q}" for q in quotes))
+        note = self.link_prose(pb.persona_notes.ngo)
+        if note:
+            out.append(f"#### 对外宣传口径\n{note}")
+        steps = self.steps(pb)
+        if steps:
+            out.append("#### 协助当事人的步骤\n" + "\n".join(steps))
+        out.append(self._time_limits(d["time_limits"], "#### 时间提示"))
+        out.append("#### 证据清单\n" + "\n".join(f"- {md_escape(x)}" for x in pb.evidence[:d["evidence"]]))
+        out.append(self._cases(d["cases"], "#### 可参考的案例"))
+        if pb.letter:
+            asks = "\n".join(f"{i}. {md_escape(r)}" for i, r in enumerate(pb.letter.requests, start=1))
+            out.append(f"#### 投诉举报信要点\n致：{md_escape(pb.letter.recipient)}\n\n{asks}")
+        return out
+
+    def render_generic(self) -> list[str]:
+        d = self.depth
+        quotes = [self.quote_line(e, detailed=self.p.persona == "student") for e in self.articles(d["articles"] + 1)]
+        if not quotes:
+            return ["知识库里没有找到与这个问题直接相关、且能核实的法律依据。可以换个说法再问，"
+                    "或拨打12348公共法律服务热线咨询。"]
+        out = ["知识库里没有与这个问题对应的维权指引，下面是检索到的最相关的条文，请结合自己的情况判断。",
+               "#### 相关条文\n" + "\n".join(f"- {q}" for q in quotes)]
+        out.append(self._cases(d["cases"], "#### 相关案例"))
+        return out
+
+    def _time_limits(self, limit: int, heading: str, with_text: bool = False) -> str:
+        lines = self.top_claims(("time_limits",), limit, with_text)
+        return heading + "\n" + "\n".join(f"- {x}" for x in lines) if lines else ""
+
+    def _cases(self, limit: int, heading: str) -> str:
+        lines = []
+        for ev in self.cases(limit):
+            mark = self.reg.marker(ev)
+            n = self.reg.number_of(ev)
+            if n is not None:
+                self.reg.shown_quotes.add(n)
+            title = ev.chunk.title
+            label = ev.verified.display if ev.verified.display in title or ev.verified.display == title else \
+                f"{ev.verified.display} {title}"
+            lines.append(f"- **{md_escape(label)}**{mark}：{md_escape(ev.quote()[:300])}")
+        return heading + "\n" + "\n".join(lines) if lines else ""
+
+
+# --------------------------------------------------------------------------------------------------
+# The audit: every citation in a Markdown answer, verified
+# --------------------------------------------------------------------------------------------------
+
+def audit_markdown(markdown: str, kb: KnowledgeBase, remove: bool = True
+                   ) -> tuple[str, list[VerifiedCitation], list[str]]:
+    """(markdown with unverifiable citations removed, the verified ones, the removed ones' text).
+
+    Lines are parsed one by one, so 本法 in a quoted provision refers to the law named before it on
+    its line. A bare 第N条 with no law at all names nothing and is not counted.
+    """
+    names = kb.law_names()
+    verified: list[VerifiedCitation] = []
+    removed: list[str] = []
+    out_lines = []
+    for line in markdown.split("\n"):
+        cuts: list[tuple[int, int]] = []
+        for c in parse_citations(line, names):
+            if c.law is None and not c.case_id:
+                continue
+            v = verify_citation(c, kb, names)
+            if v.verified:
+                verified.append(v)
+            else:
+                removed.append(c.raw)
+                cuts.append((c.start, c.end))
+        if remove and cuts:
+            for start, end in sorted(set(cuts), reverse=True):
+                line = line[:start] + REMOVED_MARK + line[end:]
+        out_lines.append(line)
+    return "\n".join(out_lines), verified, removed
+
+
+# --------------------------------------------------------------------------------------------------
+# The facade
+# --------------------------------------------------------------------------------------------------
+
+class Answerer:
+    """`ask` → Answer; `stream` → text pieces, then the Answer. Offline unless an LLM is configured
+    and asked for; an LLM that fails or times out falls back to the offline composer (with a notice)."""
+
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever | None = None,
+                 playbooks: Sequence[Playbook] | None = None, llm: LLMConfig | None = None,
+                 use_llm: bool = False):
+        self.kb = kb
+        self.composer = Composer(kb, retriever, playbooks)
+        self.llm = llm
+        self.use_llm = use_llm and llm is not None
+
+    def compose(self, question: str, persona: str = "parent", history: Sequence[Turn] | None = None) -> Answer:
+        """The offline answer."""
+        t0 = time.perf_counter()
+        prep = self.composer.prepare(question, persona, history)
+        return self._render(prep, t0)
+
+    def _render(self, prep: Prepared, t0: float, notice: str | None = None) -> Answer:
+        renderer = Renderer(self.composer, prep)
+        markdown = renderer.render()
+        markdown, _, audit_removed = audit_markdown(markdown, self.kb)
+        removed = list(dict.fromkeys([*renderer.removed, *audit_removed]))
+        notices = [notice] if notice else []
+        if audit_removed:
+            notices.append(f"已删除{len(audit_removed)}处未能核实的引用")
+        return Answer(question=prep.question, persona=prep.persona, markdown=markdown,
+                      citations=list(renderer.reg.citations.values()), sources=renderer.reg.sources,
+                      playbook_id=prep.playbook.id if prep.playbook else None, engine="offline",
+                      notice="；".join(notices) or None, removed=removed,
+                      elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    def ask(self, question: str, persona: str = "parent", history: Sequence[Turn] | None = None,
+            use_llm: bool | None = None) -> Answer:
+        final: Answer | None = None
+        for piece in self.stream(question, persona, history, use_llm):
+            if isinstance(piece, Answer):
+                final = piece
+        assert final is not None
+        return final
+
+    def stream(self, question: str, persona: str = "parent", history: Sequence[Turn] | None = None,
+               use_llm: bool | None = None) -> Iterator[str | Answer]:
+        """Text pieces as they are ready, then the final Answer."""
+        wants_llm = self.use_llm if use_llm is None else (use_llm and self.llm is not None)
+        if wants_llm and self.llm is not None:
+            from kb.llm import stream_llm_answer  # noqa: PLC0415
+
+            yield from stream_llm_answer(self, self.llm, question, persona, history)
+            return
+        answer = self.compose(question, persona, history)
+        for block in answer.markdown.split("\n\n"):
+            yield block + "\n\n"
+        yield answer
+
+    def fallback(self, prep: Prepared, t0: float, notice: str) -> Answer:
+        """The offline answer for an already prepared question, with a notice (LLM failed)."""
+        return self._render(prep, t0, notice)
+
+
+def answer_markers(markdown: str) -> set[int]:
+    """The source numbers [n] a text refers to."""
+    return {int(m.group(1)) for m in _MARKER.finditer(markdown)}
+
+
+def format_paragraph(n: int) -> str:
+    return f"第{format_cn_number(n)}款"
