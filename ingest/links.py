@@ -10,7 +10,7 @@ from kb.store import KnowledgeBase
 
 def link_citations(doc: CaseDocument, kb: KnowledgeBase) -> CaseDocument:
     """Return `doc` with `cites` = the formatted citations of every article it cites that the store holds."""
-    from kb.citations import format_citation, parse_citations, verify_citation  # noqa: PLC0415
+    from kb.citations import format_citation, parse_citations, verify_citation
 
     names = kb.law_names()
     found: list[str] = []

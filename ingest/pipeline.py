@@ -45,9 +45,11 @@ class IngestReport:
 
     def summary(self) -> str:
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
-        return (f"documents {self.documents} (added {self.added}, replaced {self.replaced}, unchanged {self.unchanged}), "
-                f"chunks {self.chunks}, skipped {self.skipped}, errors {len(self.errors)}, "
-                f"embedded {self.dense_added}" + (f" [{timing}]" if timing else ""))
+        return (
+            f"documents {self.documents} (added {self.added}, replaced {self.replaced}, unchanged {self.unchanged}), "
+            f"chunks {self.chunks}, skipped {self.skipped}, errors {len(self.errors)}, "
+            f"embedded {self.dense_added}" + (f" [{timing}]" if timing else "")
+        )
 
 
 Parsed = LegalDocument | CaseDocument
@@ -55,15 +57,31 @@ Parsed = LegalDocument | CaseDocument
 
 def legal_record(doc: LegalDocument) -> DocRecord:
     repeals = {title: when for title, (when, _by) in repeal_records([doc]).items()}
-    return DocRecord(doc_id=doc.doc_id, source_type=doc.source_type, doc_type=doc.doc_type, title=doc.title,
-                     short_title=doc.short_title, published=doc.published, effective=doc.effective,
-                     source=doc.source, repeals=repeals)
+    return DocRecord(
+        doc_id=doc.doc_id,
+        source_type=doc.source_type,
+        doc_type=doc.doc_type,
+        title=doc.title,
+        short_title=doc.short_title,
+        published=doc.published,
+        effective=doc.effective,
+        source=doc.source,
+        repeals=repeals,
+    )
 
 
 def case_record(doc: CaseDocument, collection: str = "main") -> DocRecord:
-    return DocRecord(doc_id=doc.doc_id, source_type=doc.source_type, doc_type=doc.doc_type, title=doc.title,
-                     short_title=doc.case_id or doc.title, published=doc.date, effective=None,
-                     source=doc.source, collection=collection)
+    return DocRecord(
+        doc_id=doc.doc_id,
+        source_type=doc.source_type,
+        doc_type=doc.doc_type,
+        title=doc.title,
+        short_title=doc.case_id or doc.title,
+        published=doc.date,
+        effective=None,
+        source=doc.source,
+        collection=collection,
+    )
 
 
 def to_record_and_chunks(doc: Parsed, collection: str = "main") -> tuple[DocRecord, list[Chunk]]:
@@ -77,7 +95,7 @@ def to_record_and_chunks(doc: Parsed, collection: str = "main") -> tuple[DocReco
 def iter_source(source: str, mask_pii: bool = True) -> Iterator[tuple[str, Parsed | Exception]]:
     """Parsed documents of one source spec, or an exception per bad file (the batch goes on)."""
     if source == STATUTES or source.startswith(STATUTES + ":"):
-        from ingest.lawsdb import iter_lawsdb  # noqa: PLC0415
+        from ingest.lawsdb import iter_lawsdb
 
         # `statutes:民法典,个人信息保护法` takes only those laws (by short title): small KBs for tests and CI.
         wanted = {w.strip() for w in source.partition(":")[2].replace("，", ",").split(",") if w.strip()}
@@ -85,10 +103,10 @@ def iter_source(source: str, mask_pii: bool = True) -> Iterator[tuple[str, Parse
             for doc in iter_lawsdb():
                 if not wanted or doc.short_title in wanted:
                     yield doc.source, doc
-        except Exception as exc:  # noqa: BLE001 - a broken package is reported, not a crash
+        except Exception as exc:
             yield "laws.db", exc
         return
-    from ingest.files import iter_path  # noqa: PLC0415
+    from ingest.files import iter_path
 
     yield from iter_path(Path(source), mask_pii=mask_pii)
 
@@ -104,7 +122,7 @@ class Progress:
         if not self.enabled:
             return
         try:
-            from tqdm import tqdm  # noqa: PLC0415
+            from tqdm import tqdm
         except ImportError:  # pragma: no cover
             now = time.monotonic()
             if now - self._last > 2 or done == total:
@@ -120,9 +138,15 @@ class Progress:
             self._bar.close()
 
 
-def ingest(kb: KnowledgeBase, sources: list[str], dense: bool = True, mask_pii: bool = True,
-           collection: str = "main", progress: bool = True,
-           on_error: Callable[[IngestError], None] | None = None) -> IngestReport:
+def ingest(
+    kb: KnowledgeBase,
+    sources: list[str],
+    dense: bool = True,
+    mask_pii: bool = True,
+    collection: str = "main",
+    progress: bool = True,
+    on_error: Callable[[IngestError], None] | None = None,
+) -> IngestReport:
     """Ingest every source into `kb`; bad files are reported in the result, never raised."""
     report = IngestReport()
     t0 = time.monotonic()
@@ -137,7 +161,7 @@ def ingest(kb: KnowledgeBase, sources: list[str], dense: bool = True, mask_pii: 
                     on_error(err)
                 continue
             if isinstance(item, CaseDocument):
-                from ingest.links import link_citations  # noqa: PLC0415
+                from ingest.links import link_citations
 
                 item = link_citations(item, kb)
             record, chunks = to_record_and_chunks(item, collection)

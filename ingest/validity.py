@@ -53,8 +53,9 @@ def repeal_records(docs: Iterable[LegalDocument]) -> dict[str, tuple[str, str]]:
     return records
 
 
-def assign_validity(docs: list[LegalDocument], today: date | None = None,
-                    repeals: dict[str, tuple[str, str]] | None = None) -> None:
+def assign_validity(
+    docs: list[LegalDocument], today: date | None = None, repeals: dict[str, tuple[str, str]] | None = None
+) -> None:
     """Set `validity` on every document, in place, as of `today`."""
     day = (today or date.today()).isoformat()
     repeals = repeal_records(docs) if repeals is None else repeals
@@ -75,6 +76,10 @@ def assign_validity(docs: list[LegalDocument], today: date | None = None,
             else:
                 doc.validity = "未知"
             repeal = repeals.get(doc.title)
-            if repeal and repeal[0] <= day and doc.validity in ("现行有效", "未知") \
-                    and (doc.effective or "") < repeal[0]:
+            if (
+                repeal
+                and repeal[0] <= day
+                and doc.validity in ("现行有效", "未知")
+                and (doc.effective or "") < repeal[0]
+            ):
                 doc.validity = "已废止"

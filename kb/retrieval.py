@@ -23,7 +23,7 @@ from kb.store import KnowledgeBase
 
 DATA_DIR = Path(__file__).parent / "data"
 RRF_K = 60
-WEIGHTS = {"dense": 2.0, "bm25": 1.0, "bm25x": 0.5, "cite": 10.0}
+WEIGHTS = {"dense": 2.0, "static": 1.0, "bm25": 1.0, "bm25x": 0.5, "cite": 10.0}
 CANDIDATES = 100
 VALIDITY_ORDER = {"现行有效": 0, "未知": 1, "尚未生效": 2, "已被修改": 3, "已废止": 4}
 COURT_LEVELS = ("最高", "高级", "中级", "基层")
@@ -41,8 +41,15 @@ class SearchFilters:
     collections: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
-        return not (self.source_types or self.laws or self.validity or self.date_from or self.date_to
-                    or self.court_level or self.cause)
+        return not (
+            self.source_types
+            or self.laws
+            or self.validity
+            or self.date_from
+            or self.date_to
+            or self.court_level
+            or self.cause
+        )
 
 
 def court_level(court: str | None) -> str | None:
@@ -100,7 +107,7 @@ class Retriever:
 
     # --- signals ----------------------------------------------------------------------------------
     def citation_hits(self, query: str) -> list[str]:
-        from kb.citations import parse_citations, verify_citation  # noqa: PLC0415
+        from kb.citations import parse_citations, verify_citation
 
         names = self.kb.law_names()
         ids: list[str] = []
@@ -131,6 +138,11 @@ class Retriever:
         # Expanded words get a list of their own: mixed into the original query they dilute its top ranks.
         if expanded != query:
             lists["bm25x"] = [cid for cid, _ in lexical.search(expanded, self.candidates, mask)]
+        static = self.kb.static_index()
+        if static is not None:
+            model = self.kb.static_model(None)
+            vector = model.encode_tokens([self.kb.tokenizer.tokens(query)])[0]
+            lists["static"] = [cid for cid, _ in static.search(vector, self.candidates, mask)]
         if self.use_dense and self.kb.dense_available():
             where = None
             if len(filters.source_types) == 1:
@@ -165,6 +177,8 @@ class Retriever:
             chunk = chunks.get(cid)
             if chunk is None or not passes(chunk, filters, law_titles):
                 continue
+            if len(hits) >= k and chunk.content_hash not in seen_texts:
+                continue  # full: a later candidate can only swap in a better version of a text already kept
             unit = unit_key(chunk)
             if unit in seen_units:
                 continue
@@ -177,8 +191,6 @@ class Retriever:
             seen_units.add(unit)
             seen_texts[chunk.content_hash] = len(hits)
             hits.append(Hit(rank=len(hits) + 1, chunk=chunk, score=score, signals=signal))
-            if len(hits) >= k:
-                break
         return hits
 
     def _resolve_laws(self, laws: tuple[str, ...]) -> set[str] | None:

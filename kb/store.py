@@ -26,10 +26,10 @@ from typing import Any
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from langchain_core.embeddings import Embeddings  # noqa: E402
+from langchain_core.embeddings import Embeddings
 
-from kb.lawnames import LawNameIndex  # noqa: E402
-from kb.models import Chunk  # noqa: E402
+from kb.lawnames import LawNameIndex
+from kb.models import Chunk
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -81,17 +81,26 @@ class UpsertResult:
 
 
 def fingerprint(chunks: list[Chunk]) -> str:
-    from kb.models import sha256_text  # noqa: PLC0415
+    from kb.models import sha256_text
 
-    return sha256_text("\n".join(f"{c.chunk_id}:{c.content_hash}:{json.dumps(c.to_row(), ensure_ascii=False, sort_keys=True)}"
-                                 for c in chunks))
+    return sha256_text(
+        "\n".join(
+            f"{c.chunk_id}:{c.content_hash}:{json.dumps(c.to_row(), ensure_ascii=False, sort_keys=True)}"
+            for c in chunks
+        )
+    )
 
 
 class KnowledgeBase:
     """Open (or create) the knowledge base under `home`. Heavy parts (embedder, Chroma) load lazily."""
 
-    def __init__(self, home: Path | None = None, embedder: Embeddings | None = None,
-                 chroma_url: str | None = None, today: date | None = None):
+    def __init__(
+        self,
+        home: Path | None = None,
+        embedder: Embeddings | None = None,
+        chroma_url: str | None = None,
+        today: date | None = None,
+    ):
         self.home = Path(home) if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.today = today
@@ -103,6 +112,8 @@ class KnowledgeBase:
         self._lexical: Any = None
         self._lexical_generation = -1
         self._tokenizer: Any = None
+        self._static_index: Any = None
+        self.show_progress = True
         self._validity: dict[str, str] = {}
         self._validity_generation = -1
         with self._conn() as conn:
@@ -146,26 +157,63 @@ class KnowledgeBase:
             if row and row[0] == fp:
                 return "unchanged"
             if row:
+                # Chunk ids are stable across versions of a document, so `fill_dense` would keep the vectors of
+                # the old text: drop them first (a crash after this only leaves vectors missing, which it refills).
+                old_ids = [r[0] for r in conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (record.doc_id,))]
+                if old_ids and self.dense_available():
+                    self.vectorstore.delete(ids=old_ids)
                 self._delete_rows(conn, [record.doc_id])
             conn.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,datetime('now'))",
-                (record.doc_id, record.source_type, record.doc_type, record.title, record.short_title,
-                 record.published, record.effective, record.source, fp, len(chunks),
-                 json.dumps(record.repeals, ensure_ascii=False), record.collection))
+                (
+                    record.doc_id,
+                    record.source_type,
+                    record.doc_type,
+                    record.title,
+                    record.short_title,
+                    record.published,
+                    record.effective,
+                    record.source,
+                    fp,
+                    len(chunks),
+                    json.dumps(record.repeals, ensure_ascii=False),
+                    record.collection,
+                ),
+            )
             conn.executemany(
                 "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(c.chunk_id, c.doc_id, i, c.source_type, c.title, c.article_no, c.article_suffix, c.case_id,
-                  c.content_hash, json.dumps(c.to_row(), ensure_ascii=False)) for i, c in enumerate(chunks)])
-            conn.executemany("INSERT INTO cites VALUES (?, ?)", [(c.chunk_id, cite) for c in chunks for cite in c.cites])
-            conn.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
-                         "SET value = CAST(value AS INTEGER) + 1")
+                [
+                    (
+                        c.chunk_id,
+                        c.doc_id,
+                        i,
+                        c.source_type,
+                        c.title,
+                        c.article_no,
+                        c.article_suffix,
+                        c.case_id,
+                        c.content_hash,
+                        json.dumps(c.to_row(), ensure_ascii=False),
+                    )
+                    for i, c in enumerate(chunks)
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO cites VALUES (?, ?)", [(c.chunk_id, cite) for c in chunks for cite in c.cites]
+            )
+            conn.execute(
+                "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
+                "SET value = CAST(value AS INTEGER) + 1"
+            )
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', datetime('now'))")
         return "replaced" if row else "added"
 
     @staticmethod
     def _delete_rows(conn: sqlite3.Connection, doc_ids: list[str]) -> None:
         for doc_id in doc_ids:
-            conn.execute("DELETE FROM cites WHERE chunk_id IN (SELECT chunk_id FROM chunks WHERE doc_id = ?)", (doc_id,))
+            conn.execute(
+                "DELETE FROM cites WHERE chunk_id IN (SELECT chunk_id FROM chunks WHERE doc_id = ?)", (doc_id,)
+            )
             conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
 
@@ -176,8 +224,10 @@ class KnowledgeBase:
             ids = [r[0] for d in doc_ids for r in conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (d,))]
             with conn:
                 self._delete_rows(conn, doc_ids)
-                conn.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
-                             "SET value = CAST(value AS INTEGER) + 1")
+                conn.execute(
+                    "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
+                    "SET value = CAST(value AS INTEGER) + 1"
+                )
             if ids and self.dense_available():
                 self.vectorstore.delete(ids=ids)
         return len(ids)
@@ -195,9 +245,10 @@ class KnowledgeBase:
         found: dict[str, Chunk] = {}
         conn = self._conn()
         for i in range(0, len(chunk_ids), 500):
-            part = chunk_ids[i:i + 500]
-            rows = conn.execute(f"SELECT chunk_id, data FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})",
-                                part).fetchall()
+            part = chunk_ids[i : i + 500]
+            rows = conn.execute(
+                f"SELECT chunk_id, data FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})", part
+            ).fetchall()
             found.update({cid: self._row_to_chunk(data) for cid, data in rows})
         return [found[c] for c in chunk_ids if c in found]
 
@@ -213,9 +264,14 @@ class KnowledgeBase:
         return ids, texts
 
     def documents(self) -> list[DocRecord]:
-        rows = self._conn().execute(
-            "SELECT doc_id, source_type, doc_type, title, short_title, published, effective, source, repeals, "
-            "collection FROM documents ORDER BY doc_id").fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT doc_id, source_type, doc_type, title, short_title, published, effective, source, repeals, "
+                "collection FROM documents ORDER BY doc_id"
+            )
+            .fetchall()
+        )
         return [DocRecord(*r[:8], repeals=json.loads(r[8] or "{}"), collection=r[9]) for r in rows]
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
@@ -241,7 +297,7 @@ class KnowledgeBase:
         gen = self.generation()
         if gen == self._validity_generation:
             return
-        from ingest.validity import assign_validity  # noqa: PLC0415
+        from ingest.validity import assign_validity
 
         docs = [d for d in self.documents() if d.source_type in ("statute", "interpretation", "regulation")]
         repeals = {title: (when, d.title) for d in docs for title, when in d.repeals.items()}
@@ -252,7 +308,8 @@ class KnowledgeBase:
     # --- citation catalog (kb.citations.ArticleCatalog) -------------------------------------------
     def law_titles(self) -> list[str]:
         rows = self._conn().execute(
-            "SELECT DISTINCT title FROM documents WHERE source_type IN ('statute','interpretation','regulation')")
+            "SELECT DISTINCT title FROM documents WHERE source_type IN ('statute','interpretation','regulation')"
+        )
         return [r[0] for r in rows]
 
     def law_names(self) -> LawNameIndex:
@@ -263,8 +320,9 @@ class KnowledgeBase:
         return self._law_names[1]
 
     def article_chunks(self, title: str, number: int, suffix: int = 0) -> list[Chunk]:
-        return list(self.iter_chunks("WHERE title = ? AND article_no = ? AND article_suffix = ?",
-                                     (title, number, suffix)))
+        return list(
+            self.iter_chunks("WHERE title = ? AND article_no = ? AND article_suffix = ?", (title, number, suffix))
+        )
 
     def case_chunks(self, case_id: str) -> list[Chunk]:
         return list(self.iter_chunks("WHERE case_id = ?", (case_id,)))
@@ -278,45 +336,124 @@ class KnowledgeBase:
     @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            from kb.lexical import LegalTokenizer  # noqa: PLC0415
+            from kb.lexical import LegalTokenizer
 
             self._tokenizer = LegalTokenizer(self.law_titles())
         return self._tokenizer
 
     def lexical(self) -> Any:
         """The BM25 index for the current catalog generation (loaded, or rebuilt and saved)."""
-        from kb.lexical import LexicalIndex  # noqa: PLC0415
+        return self._indexes()[0]
+
+    def static_index(self) -> Any:
+        """The static-embedding index of the current generation, or None when static search is off."""
+        return self._indexes()[1]
+
+    def _indexes(self) -> tuple[Any, Any]:
+        from kb.lexical import LexicalIndex
 
         gen = self.generation()
         with self._lock:
             if self._lexical is not None and self._lexical_generation == gen:
-                return self._lexical
+                return self._lexical, self._static_index
             loaded = LexicalIndex.load(self.home, self.tokenizer)
             if loaded and loaded[1] == gen:
-                self._lexical, self._lexical_generation = loaded
-                return self._lexical
+                static = self._load_static_index(LexicalIndex.current_dir(self.home), loaded[0].chunk_ids)
+                if static is not None or not static_enabled():
+                    self._lexical, self._lexical_generation = loaded
+                    self._static_index = static
+                    return self._lexical, self._static_index
             ids, texts = self.chunk_ids_and_texts()
-            index = LexicalIndex.build(ids, texts, self.tokenizer)
-            index.save(self.home, gen)
-            self._lexical, self._lexical_generation = index, gen
-            return index
+            tokens = [self.tokenizer.tokens(t) for t in texts]
+            index = LexicalIndex.build_from_tokens(ids, tokens, self.tokenizer)
+            extras: dict[str, Any] = {}
+            static = None
+            if static_enabled() and ids:
+                model = self.static_model(tokens)
+                from kb.static import StaticIndex
+
+                static = StaticIndex(ids, model.encode_tokens(tokens).astype("float16"))
+                extras = {"static": static.matrix, "static_name": model.name}
+            index.save(self.home, gen, extras)
+            self._lexical, self._lexical_generation, self._static_index = index, gen, static
+            return index, static
+
+    def _load_static_index(self, directory: Path | None, chunk_ids: list[str]) -> Any:
+        if directory is None or not static_enabled():
+            return None
+        import numpy as np
+
+        from kb.static import StaticIndex
+
+        try:
+            name = (directory / "static_name").read_text(encoding="utf-8").strip()
+            model = self.static_model(None)
+            if model is None or model.name != name:
+                return None
+            return StaticIndex(chunk_ids, np.load(directory / "static.npy"))
+        except (OSError, ValueError):
+            return None
+
+    def static_model(self, corpus_tokens: list[list[str]] | None) -> Any:
+        """The static embedder: a trained table if `kb train` made one, else the distilled one (built and
+        cached on first use from `corpus_tokens`; None when it does not exist and no tokens are given)."""
+        from kb.static import StaticModel, build_vocab, distill
+
+        cached = getattr(self, "_static_model", None)
+        if cached is not None and corpus_tokens is None:
+            return cached
+        for name in ("static-trained", "static-distilled"):
+            model = StaticModel.load(self.home / name)
+            if model is not None and (
+                name == "static-trained" or corpus_tokens is None or not self._vocab_grew(model, corpus_tokens)
+            ):
+                self._static_model = model
+                return model
+        if corpus_tokens is None:
+            return None
+        from ingest.pipeline import Progress
+        from kb.embeddings import CachedEmbeddings, embedder_name
+
+        teacher = CachedEmbeddings(self.embedder, self.home / "embeddings.sqlite", batch_size=256)
+        counts = build_vocab(corpus_tokens)
+        model = distill(
+            counts,
+            teacher,
+            progress=Progress("static embedder", enabled=self.show_progress),
+            name=f"static-{embedder_name(self.embedder)}-{len(counts)}",
+        )
+        model.save(self.home / "static-distilled")
+        self._static_model = model
+        return model
+
+    @staticmethod
+    def _vocab_grew(model: Any, corpus_tokens: list[list[str]]) -> bool:
+        """A corpus with many frequent tokens the table lacks (new document kinds) gets a new table."""
+        from kb.static import build_vocab
+
+        counts = build_vocab(corpus_tokens)
+        missing = sum(1 for t in counts if t not in model.vocab)
+        return missing > 0.1 * max(1, len(counts))
 
     def lexical_ready(self) -> bool:
         pointer = self.home / "lexical.current"
-        return pointer.exists() and (self.home / pointer.read_text().strip() / "generation").exists() and int(
-            (self.home / pointer.read_text().strip() / "generation").read_text()) == self.generation()
+        return (
+            pointer.exists()
+            and (self.home / pointer.read_text().strip() / "generation").exists()
+            and int((self.home / pointer.read_text().strip() / "generation").read_text()) == self.generation()
+        )
 
     # --- dense index ------------------------------------------------------------------------------
     @property
     def embedder(self) -> Embeddings:
         if self._embedder is None:
-            from kb.embeddings import make_embedder  # noqa: PLC0415
+            from kb.embeddings import make_embedder
 
             self._embedder = make_embedder()
         return self._embedder
 
     def collection_name(self) -> str:
-        from kb.embeddings import embedder_name  # noqa: PLC0415
+        from kb.embeddings import embedder_name
 
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in embedder_name(self.embedder))
         return f"kb-{safe}"[:60]
@@ -325,25 +462,32 @@ class KnowledgeBase:
     def vectorstore(self) -> Any:
         """The langchain-chroma vector store (embedded persistent client, or HttpClient for KB_CHROMA_URL)."""
         if self._vectorstore is None:
-            import chromadb  # noqa: PLC0415
-            from chromadb.config import Settings  # noqa: PLC0415
-            from langchain_chroma import Chroma  # noqa: PLC0415
+            import chromadb
+            from chromadb.config import Settings
+            from langchain_chroma import Chroma
 
-            from kb.embeddings import CachedEmbeddings  # noqa: PLC0415
+            from kb.embeddings import CachedEmbeddings
 
             settings = Settings(anonymized_telemetry=False)
             if self._chroma_url:
-                from urllib.parse import urlparse  # noqa: PLC0415
+                from urllib.parse import urlparse
 
                 url = urlparse(self._chroma_url)
-                client = chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                                             ssl=url.scheme == "https", settings=settings)
+                client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or 8000,
+                    ssl=url.scheme == "https",
+                    settings=settings,
+                )
             else:
                 client = chromadb.PersistentClient(path=str(self.home / "chroma"), settings=settings)
             self._cached_embedder = CachedEmbeddings(self.embedder, self.home / "embeddings.sqlite")
-            self._vectorstore = Chroma(collection_name=self.collection_name(), client=client,
-                                       embedding_function=self._cached_embedder,
-                                       collection_configuration={"hnsw": {"space": "cosine"}})
+            self._vectorstore = Chroma(
+                collection_name=self.collection_name(),
+                client=client,
+                embedding_function=self._cached_embedder,
+                collection_configuration={"hnsw": {"space": "cosine"}},
+            )
         return self._vectorstore
 
     def dense_available(self) -> bool:
@@ -375,15 +519,18 @@ class KnowledgeBase:
                 todo.append(chunk)
         stale = sorted(present - catalog_ids)  # left by a crash between catalog and vector-store writes
         for i in range(0, len(stale), 5000):
-            store.delete(ids=stale[i:i + 5000])
+            store.delete(ids=stale[i : i + 5000])
         done = len(present) - len(stale)
         total = done + len(todo)
         if progress:
             progress(done, total)
         for i in range(0, len(todo), batch_size):
-            batch = todo[i:i + batch_size]
-            store.add_texts(texts=[c.index_text for c in batch], metadatas=[dense_metadata(c) for c in batch],
-                            ids=[c.chunk_id for c in batch])
+            batch = todo[i : i + batch_size]
+            store.add_texts(
+                texts=[c.index_text for c in batch],
+                metadatas=[dense_metadata(c) for c in batch],
+                ids=[c.chunk_id for c in batch],
+            )
             done += len(batch)
             if progress:
                 progress(done, total)
@@ -396,15 +543,26 @@ class KnowledgeBase:
         if store._collection.count() == 0:
             return []
         vector = self.embedder.embed_query(query)
-        result = store._collection.query(query_embeddings=[vector], n_results=k, where=where or None, include=["distances"])
+        result = store._collection.query(
+            query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
+        )
         ids, dists = result["ids"][0], result["distances"][0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
 
 
+def static_enabled() -> bool:
+    """Static-embedding search is on unless KB_STATIC=0."""
+    return os.environ.get("KB_STATIC", "1") != "0"
+
+
 def dense_metadata(chunk: Chunk) -> dict[str, Any]:
     """The metadata Chroma keeps for filtering (scalars only)."""
-    meta: dict[str, Any] = {"doc_id": chunk.doc_id, "source_type": chunk.source_type, "title": chunk.title,
-                            "doc_type": chunk.doc_type}
+    meta: dict[str, Any] = {
+        "doc_id": chunk.doc_id,
+        "source_type": chunk.source_type,
+        "title": chunk.title,
+        "doc_type": chunk.doc_type,
+    }
     if chunk.article_no is not None:
         meta["article_no"] = chunk.article_no
     if chunk.case_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 
@@ -25,9 +26,19 @@ def lawsdb_docs() -> list[LegalDocument]:
 
 
 def legal(articles: list[Article], preamble: str = "") -> LegalDocument:
-    return LegalDocument(doc_id="test:law", source_type="statute", doc_type="法律", title="中华人民共和国测试法",
-                         short_title="测试法", articles=articles, published="2020-01-01", effective="2020-06-01",
-                         validity="现行有效", source="test", preamble=preamble)
+    return LegalDocument(
+        doc_id="test:law",
+        source_type="statute",
+        doc_type="法律",
+        title="中华人民共和国测试法",
+        short_title="测试法",
+        articles=articles,
+        published="2020-01-01",
+        effective="2020-06-01",
+        validity="现行有效",
+        source="test",
+        preamble=preamble,
+    )
 
 
 def sentence(n: int, tag: str, end: str = "。") -> str:
@@ -53,7 +64,7 @@ def boundaries_ok(article: Article, parts: list[Chunk], max_chars: int) -> list[
         owner.extend([kuan] * len(para))
         offset += len(para)
     offset = 0
-    for prev, nxt in zip(parts, parts[1:]):
+    for prev, nxt in pairwise(parts):
         offset += len(prev.text.replace("\n", ""))
         kuan = owner[offset]
         if nxt.paragraph != kuan:
@@ -64,23 +75,32 @@ def boundaries_ok(article: Article, parts: list[Chunk], max_chars: int) -> list[
         if kuan_size[kuan] <= max_chars:
             problems.append(f"款 {kuan} ({kuan_size[kuan]} chars) split between parts {prev.part} and {nxt.part}")
         elif offset not in starts and flat[offset - 1] not in SENTENCE_END:
-            problems.append(f"mid-sentence break before part {nxt.part}: …{flat[offset - 10:offset + 10]}…")
+            problems.append(f"mid-sentence break before part {nxt.part}: …{flat[offset - 10 : offset + 10]}…")
     return problems
 
 
 # --- statutes ---------------------------------------------------------------------------------------
 
+
 def test_short_article_is_one_chunk_with_metadata() -> None:
-    art = Article(1034, 0, ("自然人的个人信息受法律保护。", "个人信息是……。"), ("第四编 人格权", "第六章 隐私权和个人信息保护"))
+    art = Article(
+        1034, 0, ("自然人的个人信息受法律保护。", "个人信息是……。"), ("第四编 人格权", "第六章 隐私权和个人信息保护")
+    )
     [chunk] = chunk_legal_document(legal([art]))
     assert chunk.text == "自然人的个人信息受法律保护。\n个人信息是……。"
     assert chunk.article == "第一千零三十四条" and chunk.article_no == 1034 and chunk.article_suffix == 0
     assert (chunk.part, chunk.parts, chunk.paragraph) == (1, 1, None)
     assert chunk.path == art.path
     assert (chunk.title, chunk.short_title, chunk.effective, chunk.validity) == (
-        "中华人民共和国测试法", "测试法", "2020-06-01", "现行有效")
+        "中华人民共和国测试法",
+        "测试法",
+        "2020-06-01",
+        "现行有效",
+    )
     assert chunk.citation == "《中华人民共和国测试法》第一千零三十四条"
-    assert chunk.index_text.startswith("中华人民共和国测试法 第四编 人格权 第六章 隐私权和个人信息保护 第一千零三十四条\n")
+    assert chunk.index_text.startswith(
+        "中华人民共和国测试法 第四编 人格权 第六章 隐私权和个人信息保护 第一千零三十四条\n"
+    )
 
 
 def test_long_article_splits_at_kuan_boundaries() -> None:
@@ -103,7 +123,9 @@ def test_long_article_splits_at_kuan_boundaries() -> None:
 
 
 def test_kuan_longer_than_the_limit_splits_at_sentence_ends() -> None:
-    long_kuan = "".join(sentence(70, ch) for ch in "甲乙丙丁戊己庚辛壬癸") + sentence(40, "子", "；") + sentence(30, "丑")
+    long_kuan = (
+        "".join(sentence(70, ch) for ch in "甲乙丙丁戊己庚辛壬癸") + sentence(40, "子", "；") + sentence(30, "丑")
+    )
     assert len(long_kuan) > 2 * 300
     art = Article(12, 0, ("前一款。", long_kuan, "后一款。"))
     parts = chunk_legal_document(legal([art]), max_chars=300)
@@ -124,8 +146,12 @@ def test_single_sentence_longer_than_the_limit_stays_whole() -> None:
 
 
 def test_inserted_articles_and_repeated_labels_get_distinct_ids() -> None:
-    arts = [Article(253, 0, ("基本条文。",)), Article(253, 1, ("之一的条文。",)), Article(1, 0, ("条约第一条。",)),
-            Article(1, 0, ("另一条约第一条。",))]
+    arts = [
+        Article(253, 0, ("基本条文。",)),
+        Article(253, 1, ("之一的条文。",)),
+        Article(1, 0, ("条约第一条。",)),
+        Article(1, 0, ("另一条约第一条。",)),
+    ]
     chunks = chunk_legal_document(legal(arts))
     assert [c.article for c in chunks] == ["第二百五十三条", "第二百五十三条之一", "第一条", "第一条"]
     assert len({c.chunk_id for c in chunks}) == 4
@@ -134,7 +160,9 @@ def test_inserted_articles_and_repeated_labels_get_distinct_ids() -> None:
 
 def test_preamble_chunks() -> None:
     no_articles = chunk_legal_document(legal([], preamble="一、第一项决定。\n二、第二项决定。"))
-    assert [(c.section, c.text, c.article) for c in no_articles] == [("正文", "一、第一项决定。\n二、第二项决定。", None)]
+    assert [(c.section, c.text, c.article) for c in no_articles] == [
+        ("正文", "一、第一项决定。\n二、第二项决定。", None)
+    ]
     intro = "为了保护自然人的个人信息权益，规范个人信息处理活动，促进个人信息合理利用，根据宪法，制定本规定。"
     with_articles = chunk_legal_document(legal([Article(1, 0, ("条文。",))], preamble=intro))
     assert [c.section for c in with_articles] == [None, "序言"]
@@ -156,8 +184,9 @@ def test_real_long_articles_split_cleanly(lawsdb_docs: list[LegalDocument]) -> N
             split_articles += 1
             assert [p.part for p in parts] == list(range(1, len(parts) + 1))
             assert all(p.parts == len(parts) and p.article_no == articles[label].number for p in parts)
-            problems.extend(f"{doc.short_title} {label}: {p}" for p in boundaries_ok(articles[label], parts,
-                                                                                      MAX_ARTICLE_CHARS))
+            problems.extend(
+                f"{doc.short_title} {label}: {p}" for p in boundaries_ok(articles[label], parts, MAX_ARTICLE_CHARS)
+            )
     assert split_articles > 50
     assert problems == []
 
@@ -188,10 +217,20 @@ def test_chunk_ids_unique_across_all_of_lawsdb(lawsdb_docs: list[LegalDocument])
 
 # --- cases ------------------------------------------------------------------------------------------
 
+
 def case(sections: list[CaseSection], holding: str | None = None) -> CaseDocument:
-    return CaseDocument(doc_id="case:test", source_type="case", doc_type="指导案例", title="某某诉某公司案",
-                        sections=sections, case_id="指导案例999号", court="北京互联网法院", date="2022-01-01",
-                        holding=holding, cites=("《中华人民共和国个人信息保护法》第十三条",))
+    return CaseDocument(
+        doc_id="case:test",
+        source_type="case",
+        doc_type="指导案例",
+        title="某某诉某公司案",
+        sections=sections,
+        case_id="指导案例999号",
+        court="北京互联网法院",
+        date="2022-01-01",
+        holding=holding,
+        cites=("《中华人民共和国个人信息保护法》第十三条",),
+    )
 
 
 def test_long_case_section_splits_with_overlap() -> None:
@@ -200,7 +239,7 @@ def test_long_case_section_splits_with_overlap() -> None:
     parts = split_with_overlap(text, max_chars=200, overlap=80)
     assert len(parts) > 4
     assert all(len(p) <= 200 for p in parts)
-    for prev, nxt in zip(parts, parts[1:]):
+    for prev, nxt in pairwise(parts):
         carried = [s for s in sentences if s in prev and s in nxt]
         assert carried, "no overlap between consecutive parts"
         assert sum(len(s) for s in carried) <= 80
@@ -216,8 +255,10 @@ def test_short_section_is_one_part() -> None:
 
 def test_case_chunks_carry_the_case_header() -> None:
     long_reasoning = "".join(sentence(50, ch) for ch in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰")
-    doc = case([CaseSection("基本案情", "原告某某诉称。"), CaseSection("裁判理由", long_reasoning),
-                CaseSection("空", "  ")], holding="处理个人信息应当取得个人同意。")
+    doc = case(
+        [CaseSection("基本案情", "原告某某诉称。"), CaseSection("裁判理由", long_reasoning), CaseSection("空", "  ")],
+        holding="处理个人信息应当取得个人同意。",
+    )
     chunks = chunk_case_document(doc)
     assert chunks[0].section == "裁判要点" and chunks[0].text == "处理个人信息应当取得个人同意。"
     reasoning = [c for c in chunks if c.section == "裁判理由"]
@@ -226,7 +267,12 @@ def test_case_chunks_carry_the_case_header() -> None:
     assert "空" not in {c.section for c in chunks}
     for c in chunks:
         assert (c.case_id, c.court, c.date, c.source_type, c.validity) == (
-            "指导案例999号", "北京互联网法院", "2022-01-01", "case", "现行有效")
+            "指导案例999号",
+            "北京互联网法院",
+            "2022-01-01",
+            "case",
+            "现行有效",
+        )
         assert c.cites == ("《中华人民共和国个人信息保护法》第十三条",)
         assert c.article is None
     assert len({c.chunk_id for c in chunks}) == len(chunks)

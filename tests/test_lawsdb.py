@@ -53,17 +53,21 @@ def article(doc: LegalDocument, label: str) -> Article:
 
 
 def raw_text(conn: sqlite3.Connection, title: str, label: str) -> str:
-    row = conn.execute("SELECT a.article_text FROM articles a JOIN laws l ON a.law_id = l.law_id "
-                       "WHERE l.law_name = ? AND a.article_no = ? AND l.doc_type NOT IN ('修正案', '修改决定')",
-                       (title, label)).fetchone()
+    row = conn.execute(
+        "SELECT a.article_text FROM articles a JOIN laws l ON a.law_id = l.law_id "
+        "WHERE l.law_name = ? AND a.article_no = ? AND l.doc_type NOT IN ('修正案', '修改决定')",
+        (title, label),
+    ).fetchone()
     assert row is not None
     return str(row[0])
 
 
 # --- glued headings -------------------------------------------------------------------------------
 
-def test_civil_code_1039_no_longer_ends_with_the_next_book_heading(conn: sqlite3.Connection,
-                                                                    docs: list[LegalDocument]) -> None:
+
+def test_civil_code_1039_no_longer_ends_with_the_next_book_heading(
+    conn: sqlite3.Connection, docs: list[LegalDocument]
+) -> None:
     # The defect is in the data ...
     assert raw_text(conn, MF, "第一千零三十九条").rstrip().endswith("第五编 婚姻家庭")
     # ... and repaired on reading.
@@ -86,19 +90,29 @@ def test_civil_code_paths_have_books_and_sub_books(docs: list[LegalDocument]) ->
     assert article(mf, "第九百八十九条").path == ("第四编 人格权", "第一章 一般规定")
     assert article(mf, "第一千零三十四条").path == ("第四编 人格权", "第六章 隐私权和个人信息保护")
     books = {a.path[0] for a in mf.articles}
-    assert books == {"第一编 总则", "第二编 物权", "第三编 合同", "第四编 人格权", "第五编 婚姻家庭",
-                     "第六编 继承", "第七编 侵权责任", "附则"}  # typesetting spaces (继 承) are gone
+    assert books == {
+        "第一编 总则",
+        "第二编 物权",
+        "第三编 合同",
+        "第四编 人格权",
+        "第五编 婚姻家庭",
+        "第六编 继承",
+        "第七编 侵权责任",
+        "附则",
+    }  # typesetting spaces (继 承) are gone
 
 
 def test_no_article_in_any_law_ends_with_a_heading_line(docs: list[LegalDocument]) -> None:
-    bad = [(d.title, a.label, p) for d in docs for a in d.articles for p in a.paragraphs
-           if heading_level(p) is not None]
+    bad = [
+        (d.title, a.label, p) for d in docs for a in d.articles for p in a.paragraphs if heading_level(p) is not None
+    ]
     assert bad == []
     assert all(a.paragraphs for d in docs for a in d.articles)
 
 
-def test_the_db_really_glues_headings_and_each_one_opens_a_part(conn: sqlite3.Connection,
-                                                                 docs: list[LegalDocument]) -> None:
+def test_the_db_really_glues_headings_and_each_one_opens_a_part(
+    conn: sqlite3.Connection, docs: list[LegalDocument]
+) -> None:
     glued = 0
     for (text,) in conn.execute("SELECT article_text FROM articles"):
         last = (text or "").rstrip().split("\n")[-1]
@@ -110,11 +124,13 @@ def test_the_db_really_glues_headings_and_each_one_opens_a_part(conn: sqlite3.Co
 
 # --- 之一 articles --------------------------------------------------------------------------------
 
-def test_criminal_law_253_and_253_1_are_distinct_articles(conn: sqlite3.Connection,
-                                                          docs: list[LegalDocument]) -> None:
-    numbers = conn.execute("SELECT article_no_arabic FROM articles a JOIN laws l ON a.law_id = l.law_id "
-                           "WHERE l.law_name = ? AND a.article_no IN ('第二百五十三条', '第二百五十三条之一')",
-                           (XF,)).fetchall()
+
+def test_criminal_law_253_and_253_1_are_distinct_articles(conn: sqlite3.Connection, docs: list[LegalDocument]) -> None:
+    numbers = conn.execute(
+        "SELECT article_no_arabic FROM articles a JOIN laws l ON a.law_id = l.law_id "
+        "WHERE l.law_name = ? AND a.article_no IN ('第二百五十三条', '第二百五十三条之一')",
+        (XF,),
+    ).fetchall()
     assert [n for (n,) in numbers] == [253, 253]  # the db cannot tell them apart by number
     xf = only(docs, XF)
     base, inserted = article(xf, "第二百五十三条"), article(xf, "第二百五十三条之一")
@@ -132,9 +148,11 @@ def test_criminal_law_253_and_253_1_are_distinct_articles(conn: sqlite3.Connecti
 def test_every_article_label_round_trips(conn: sqlite3.Connection) -> None:
     total = 0
     for law in read_law_rows(conn):
-        raw = [label.strip() for (label,) in conn.execute(
-            "SELECT article_no FROM articles WHERE law_id = ? ORDER BY id", (law.law_id,))
-            if ARTICLE_LABEL.match(label.strip())]
+        raw = [
+            label.strip()
+            for (label,) in conn.execute("SELECT article_no FROM articles WHERE law_id = ? ORDER BY id", (law.law_id,))
+            if ARTICLE_LABEL.match(label.strip())
+        ]
         parsed = read_articles(conn, law)
         assert [a.label for a in parsed] == raw, law.title
         assert all(parse_article_label(a.label) == (a.number, a.suffix) for a in parsed)
@@ -144,39 +162,52 @@ def test_every_article_label_round_trips(conn: sqlite3.Connection) -> None:
 
 # --- 附则 and stale chapters -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("title", "label", "path"), [
-    (XF, "第四百五十二条", ("附则",)),
-    (XF, "第四百五十一条", ("第二编 分则", "第十章 军人违反职责罪")),
-    (XF, "第一百零二条", ("第二编 分则", "第一章 危害国家安全罪")),
-    (MF, "第一千二百五十九条", ("附则",)),
-    (MF, "第一千二百六十条", ("附则",)),
-    (XS, "第三百零八条", ("附则",)),
-    # 第四编 执行 has no chapters: the db repeats the previous 编's last chapter there
-    (XS, "第二百五十九条", ("第四编 执行",)),
-])
-def test_articles_after_a_new_book_do_not_carry_the_stale_chapter(docs: list[LegalDocument], title: str,
-                                                                   label: str, path: tuple[str, ...]) -> None:
+
+@pytest.mark.parametrize(
+    ("title", "label", "path"),
+    [
+        (XF, "第四百五十二条", ("附则",)),
+        (XF, "第四百五十一条", ("第二编 分则", "第十章 军人违反职责罪")),
+        (XF, "第一百零二条", ("第二编 分则", "第一章 危害国家安全罪")),
+        (MF, "第一千二百五十九条", ("附则",)),
+        (MF, "第一千二百六十条", ("附则",)),
+        (XS, "第三百零八条", ("附则",)),
+        # 第四编 执行 has no chapters: the db repeats the previous 编's last chapter there
+        (XS, "第二百五十九条", ("第四编 执行",)),
+    ],
+)
+def test_articles_after_a_new_book_do_not_carry_the_stale_chapter(
+    docs: list[LegalDocument], title: str, label: str, path: tuple[str, ...]
+) -> None:
     assert article(only(docs, title), label).path == path
 
 
 def test_db_chapter_column_is_stale_for_supplementary_provisions(conn: sqlite3.Connection) -> None:
-    row = conn.execute("SELECT a.chapter FROM articles a JOIN laws l ON a.law_id = l.law_id "
-                       "WHERE l.law_name = ? AND a.article_no = '第一千二百六十条'", (MF,)).fetchone()
+    row = conn.execute(
+        "SELECT a.chapter FROM articles a JOIN laws l ON a.law_id = l.law_id "
+        "WHERE l.law_name = ? AND a.article_no = '第一千二百六十条'",
+        (MF,),
+    ).fetchone()
     assert row[0] == "第十章 建筑物和物件损害责任"
 
 
 def test_no_supplementary_article_has_a_chapter_below_it(docs: list[LegalDocument]) -> None:
-    bad = [(d.title, a.label, a.path) for d in docs for a in d.articles if a.path and a.path[0] == "附则"
-           and len(a.path) > 1]
+    bad = [
+        (d.title, a.label, a.path)
+        for d in docs
+        for a in d.articles
+        if a.path and a.path[0] == "附则" and len(a.path) > 1
+    ]
     assert bad == []
 
 
 # --- dates -----------------------------------------------------------------------------------------
 
-def test_publication_and_effective_dates_are_kept_apart(conn: sqlite3.Connection,
-                                                        docs: list[LegalDocument]) -> None:
-    effective_in_db = conn.execute("SELECT effective_date FROM laws WHERE law_name = ? AND doc_type = '法律'",
-                                   (XF,)).fetchone()[0]
+
+def test_publication_and_effective_dates_are_kept_apart(conn: sqlite3.Connection, docs: list[LegalDocument]) -> None:
+    effective_in_db = conn.execute(
+        "SELECT effective_date FROM laws WHERE law_name = ? AND doc_type = '法律'", (XF,)
+    ).fetchone()[0]
     assert effective_in_db == "1997-10-01"  # the original text's date, not the 2020 revision's
     xf = only(docs, XF)
     assert xf.published == "2020-12-26"
@@ -184,16 +215,27 @@ def test_publication_and_effective_dates_are_kept_apart(conn: sqlite3.Connection
     mf = only(docs, MF)
     assert (mf.published, mf.effective) == ("2020-05-28", "2021-01-01")
     trademark = sorted((d for d in docs if d.title == "中华人民共和国商标法"), key=lambda d: d.published or "")
-    assert [(d.published, d.effective) for d in trademark] == [("2019-04-23", "2019-04-23"),
-                                                               ("2026-06-26", "2027-01-01")]
+    assert [(d.published, d.effective) for d in trademark] == [
+        ("2019-04-23", "2019-04-23"),
+        ("2026-06-26", "2027-01-01"),
+    ]
 
 
 def test_version_in_force_from_uses_the_amendment_adopted_on_the_version_date() -> None:
     law = LawRow("x", "中华人民共和国某法", "法律", None, "2020-01-01", "2000-01-01", "2020-01-01", None)
-    amendment = LawRow("y", "中华人民共和国某法修正案（三）", "修正案", None, "2020-01-01", "2020-07-01",
-                       "2020-01-01", None)
-    decision = LawRow("z", "全国人民代表大会常务委员会关于修改《中华人民共和国某法》的决定", "修改决定", None,
-                      "2020-01-01", "2020-10-01", "2020-01-01", None)
+    amendment = LawRow(
+        "y", "中华人民共和国某法修正案（三）", "修正案", None, "2020-01-01", "2020-07-01", "2020-01-01", None
+    )
+    decision = LawRow(
+        "z",
+        "全国人民代表大会常务委员会关于修改《中华人民共和国某法》的决定",
+        "修改决定",
+        None,
+        "2020-01-01",
+        "2020-10-01",
+        "2020-01-01",
+        None,
+    )
     other = LawRow("w", "中华人民共和国他法修正案", "修正案", None, "2020-01-01", "2020-03-01", "2020-01-01", None)
     assert version_in_force_from(law, [other, amendment]) == "2020-07-01"
     assert version_in_force_from(law, [other, decision]) == "2020-10-01"
@@ -204,14 +246,21 @@ def test_version_in_force_from_uses_the_amendment_adopted_on_the_version_date() 
 
 # --- documents without 条, amendments, ids -------------------------------------------------------
 
-def test_decisions_without_articles_come_through_as_preamble_text(conn: sqlite3.Connection,
-                                                                  docs: list[LegalDocument]) -> None:
+
+def test_decisions_without_articles_come_through_as_preamble_text(
+    conn: sqlite3.Connection, docs: list[LegalDocument]
+) -> None:
     title = "全国人民代表大会常务委员会关于加强经济工作监督的决定"
     decision = only(docs, title)
     assert decision.articles == []
-    units = [t.strip() for (t,) in conn.execute(
-        "SELECT a.article_text FROM articles a JOIN laws l ON a.law_id = l.law_id WHERE l.law_name = ? "
-        "ORDER BY a.id", (title,))]
+    units = [
+        t.strip()
+        for (t,) in conn.execute(
+            "SELECT a.article_text FROM articles a JOIN laws l ON a.law_id = l.law_id WHERE l.law_name = ? "
+            "ORDER BY a.id",
+            (title,),
+        )
+    ]
     assert len(units) > 5
     assert decision.preamble == "\n".join(units)
     chunks = chunk_legal_document(decision)
@@ -245,5 +294,7 @@ def test_split_glued_headings() -> None:
     assert tail == ["第二编 物权", "第一分编 通则"]
     assert split_glued_headings("只有一行。") == ("只有一行。", [])
     assert split_glued_headings("正文。\n附 则") == ("正文。", ["附则"])
-    assert [heading_level(h) for h in ("第五编 婚姻家庭", "第一分编 通则", "第三章 合同", "第二节 买卖", "附 则",
-                                       "第一条 内容")] == [0, 1, 2, 3, 0, None]
+    assert [
+        heading_level(h)
+        for h in ("第五编 婚姻家庭", "第一分编 通则", "第三章 合同", "第二节 买卖", "附 则", "第一条 内容")
+    ] == [0, 1, 2, 3, 0, None]

@@ -47,8 +47,11 @@ def versions(docs: list[LegalDocument], title: str) -> list[LegalDocument]:
 def db_status(title: str) -> list[str]:
     conn = sqlite3.connect(f"file:{default_db_path()}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT status FROM laws WHERE law_name = ? AND doc_type NOT IN ('修正案', '修改决定') "
-                            "ORDER BY version_date", (title,)).fetchall()
+        rows = conn.execute(
+            "SELECT status FROM laws WHERE law_name = ? AND doc_type NOT IN ('修正案', '修改决定') "
+            "ORDER BY version_date",
+            (title,),
+        ).fetchall()
     finally:
         conn.close()
     return [r[0] for r in rows]
@@ -68,14 +71,16 @@ def test_trademark_law_2026_revision_not_yet_in_force(on_day: list[LegalDocument
     assert old.validity == "现行有效"
 
 
-def test_trademark_law_once_the_revision_takes_effect(lawsdb_docs: list[LegalDocument],
-                                                      repeals: dict[str, tuple[str, str]]) -> None:
+def test_trademark_law_once_the_revision_takes_effect(
+    lawsdb_docs: list[LegalDocument], repeals: dict[str, tuple[str, str]]
+) -> None:
     old, new = versions(as_of(lawsdb_docs, date(2027, 1, 1), repeals), SB)
     assert (old.validity, new.validity) == ("已被修改", "现行有效")
 
 
-def test_environmental_protection_law_repealed_by_the_code(on_day: list[LegalDocument],
-                                                           repeals: dict[str, tuple[str, str]]) -> None:
+def test_environmental_protection_law_repealed_by_the_code(
+    on_day: list[LegalDocument], repeals: dict[str, tuple[str, str]]
+) -> None:
     assert repeals[HB] == ("2026-08-15", ST)
     [hb] = versions(on_day, HB)
     [code] = versions(on_day, ST)
@@ -84,8 +89,9 @@ def test_environmental_protection_law_repealed_by_the_code(on_day: list[LegalDoc
     assert hb.validity == "已废止"
 
 
-def test_environmental_protection_law_in_force_before_the_code(lawsdb_docs: list[LegalDocument],
-                                                               repeals: dict[str, tuple[str, str]]) -> None:
+def test_environmental_protection_law_in_force_before_the_code(
+    lawsdb_docs: list[LegalDocument], repeals: dict[str, tuple[str, str]]
+) -> None:
     early = as_of(lawsdb_docs, date(2026, 1, 1), repeals)
     [hb] = versions(early, HB)
     [code] = versions(early, ST)
@@ -96,8 +102,9 @@ def test_environmental_protection_law_in_force_before_the_code(lawsdb_docs: list
     assert hb.validity == "已废止"
 
 
-def test_civil_code_repeals_the_nine_old_civil_laws(on_day: list[LegalDocument],
-                                                    repeals: dict[str, tuple[str, str]]) -> None:
+def test_civil_code_repeals_the_nine_old_civil_laws(
+    on_day: list[LegalDocument], repeals: dict[str, tuple[str, str]]
+) -> None:
     for old in ("婚姻法", "继承法", "民法通则", "收养法", "担保法", "合同法", "物权法", "侵权责任法", "民法总则"):
         assert repeals["中华人民共和国" + old] == ("2021-01-01", "中华人民共和国民法典"), old
 
@@ -121,16 +128,31 @@ def test_validity_counts_on_the_whole_db(on_day: list[LegalDocument]) -> None:
 
 
 def test_today_defaults_to_the_current_date() -> None:
-    doc = LegalDocument(doc_id="a", source_type="statute", doc_type="法律", title="某法", short_title="某法",
-                        articles=[], effective="9999-01-01")
+    doc = LegalDocument(
+        doc_id="a",
+        source_type="statute",
+        doc_type="法律",
+        title="某法",
+        short_title="某法",
+        articles=[],
+        effective="9999-01-01",
+    )
     assign_validity([doc])
     assert doc.validity == "尚未生效"
 
 
-def _doc(doc_id: str, title: str, effective: str | None, articles: list[Article] | None = None,
-         source_type: str = "statute") -> LegalDocument:
-    return LegalDocument(doc_id=doc_id, source_type=source_type, doc_type="法律", title=title,  # type: ignore[arg-type]
-                         short_title=title, articles=articles or [], effective=effective)
+def _doc(
+    doc_id: str, title: str, effective: str | None, articles: list[Article] | None = None, source_type: str = "statute"
+) -> LegalDocument:
+    return LegalDocument(
+        doc_id=doc_id,
+        source_type=source_type,
+        doc_type="法律",
+        title=title,  # type: ignore[arg-type]
+        short_title=title,
+        articles=articles or [],
+        effective=effective,
+    )
 
 
 def test_rules_on_small_documents() -> None:
@@ -147,18 +169,32 @@ def test_rules_on_small_documents() -> None:
     ]
     assign_validity(docs, today=date(2025, 1, 1))
     got = {d.doc_id: d.validity for d in docs}
-    assert got == {"v1": "已被修改", "v2": "现行有效", "v3": "尚未生效", "old": "已废止", "new": "现行有效",
-                   "undated": "现行有效", "twin1": "未知", "twin2": "未知"}
+    assert got == {
+        "v1": "已被修改",
+        "v2": "现行有效",
+        "v3": "尚未生效",
+        "old": "已废止",
+        "new": "现行有效",
+        "undated": "现行有效",
+        "twin1": "未知",
+        "twin2": "未知",
+    }
     assign_validity(docs, today=date(2019, 1, 1))
     assert docs[3].validity == "现行有效"  # not yet repealed
 
 
 def test_a_repeal_clause_needs_the_quoted_name_before_the_word() -> None:
-    doc = _doc("a", "甲法", "2020-01-01", [
-        Article(1, 0, ("国务院依照《甲法》的规定制定、修改或者废止行政法规。",)),
-        Article(2, 0, ("本法自2020年1月1日起施行。",)),
-    ])
+    doc = _doc(
+        "a",
+        "甲法",
+        "2020-01-01",
+        [
+            Article(1, 0, ("国务院依照《甲法》的规定制定、修改或者废止行政法规。",)),
+            Article(2, 0, ("本法自2020年1月1日起施行。",)),
+        ],
+    )
     assert repeal_records([doc]) == {}
-    doc2 = _doc("b", "乙法", "2021-01-01", [
-        Article(1, 0, ("本法自2021年3月1日起施行。1990年公布的《丙条例》同时废止。",))])
+    doc2 = _doc(
+        "b", "乙法", "2021-01-01", [Article(1, 0, ("本法自2021年3月1日起施行。1990年公布的《丙条例》同时废止。",))]
+    )
     assert repeal_records([doc2]) == {"丙条例": ("2021-03-01", "乙法")}

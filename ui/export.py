@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kb.citations import parse_citation, parse_citations, verify_citation
-from kb.models import Answer, Chunk
+from kb.models import Answer, Chunk, VerifiedCitation
 from ui.render import DISCLAIMER, PERSONAS, STATUS_BADGES, md_escape, source_badge, source_facts
 
 GENERIC_REQUESTS: tuple[str, ...] = (
@@ -44,11 +44,18 @@ def _answer_text_md(markdown: str) -> str:
 def answer_markdown(answer: Answer, today: date | None = None) -> str:
     """The answer, its citations with their verification, and every source in full, as a Markdown file."""
     today = today or date.today()
-    lines = ["# 法律问答记录", "",
-             f"- 问题：{md_escape(answer.question)}",
-             f"- 身份：{PERSONAS.get(answer.persona, answer.persona)}",
-             f"- 日期：{today.isoformat()}",
-             "", "## 回答", "", _answer_text_md(answer.markdown), ""]
+    lines = [
+        "# 法律问答记录",
+        "",
+        f"- 问题：{md_escape(answer.question)}",
+        f"- 身份：{PERSONAS.get(answer.persona, answer.persona)}",
+        f"- 日期：{today.isoformat()}",
+        "",
+        "## 回答",
+        "",
+        _answer_text_md(answer.markdown),
+        "",
+    ]
     if answer.notice:
         lines += [f"*{md_escape(answer.notice)}*", ""]
     if answer.removed:
@@ -115,7 +122,7 @@ def _add_markdown_paragraph(doc, line: str) -> None:  # type: ignore[no-untyped-
     para = doc.add_paragraph(style=style)
     last = 0
     for m in _BOLD.finditer(stripped):
-        para.add_run(stripped[last:m.start()])
+        para.add_run(stripped[last : m.start()])
         para.add_run(m.group(1)).bold = True
         last = m.end()
     para.add_run(stripped[last:])
@@ -192,7 +199,7 @@ class LetterDraft:
 
 def _bigrams(text: str) -> set[str]:
     text = re.sub(r"\s+", "", text)
-    return {text[i:i + 2] for i in range(len(text) - 1)}
+    return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 def choose_playbook(text: str, playbooks: Sequence, preferred: str | None = None):  # type: ignore[no-untyped-def]
@@ -215,7 +222,9 @@ def _article_text(kb, chunk_ids: Iterable[str]) -> str:  # type: ignore[no-untyp
     if not chunks:
         return ""
     first = chunks[0]
-    same = [c for c in chunks if c.doc_id == first.doc_id and (c.article or c.section) == (first.article or first.section)]
+    same = [
+        c for c in chunks if c.doc_id == first.doc_id and (c.article or c.section) == (first.article or first.section)
+    ]
     text = " ".join(c.text.replace("\n", " ") for c in sorted(same, key=lambda c: c.part))
     return text if len(text) <= BASIS_TEXT_CHARS else text[:BASIS_TEXT_CHARS] + "……"
 
@@ -260,26 +269,25 @@ def basis_from_answers(answers: Sequence[Answer], kb, playbook=None) -> list[str
     then the playbook's statutes), each with the article's text from the knowledge base."""
     names = kb.law_names()
     lines: dict[str, str] = {}
+
+    def add(v: VerifiedCitation) -> None:
+        # an article already listed covers its 款 and 项 (《…》第四十七条 covers 《…》第四十七条第一款)
+        if v.verified and not any(v.display == d or v.display.startswith(d + "第") for d in lines):
+            lines[v.display] = _basis_line(v.display, _article_text(kb, v.chunk_ids))
+
+    def add_text(cite: str) -> None:
+        parsed = parse_citation(cite, names)
+        if parsed is not None:
+            add(verify_citation(parsed, kb, names))
+
     for a in answers:
         for v in a.citations:
-            if v.verified and v.display not in lines:
-                lines[v.display] = _basis_line(v.display, _article_text(kb, v.chunk_ids))
+            add(v)
         for s in a.sources:
-            c = s.chunk
-            parsed = parse_citation(c.citation, names) if s.verified and (c.article or c.case_id) else None
-            if parsed is None:
-                continue
-            v = verify_citation(parsed, kb, names)
-            if v.verified and v.display not in lines:
-                lines[v.display] = _basis_line(v.display, _article_text(kb, v.chunk_ids))
-    if playbook is not None:
-        for cite in playbook.citations():
-            parsed = parse_citation(cite, names)
-            if parsed is None:
-                continue
-            v = verify_citation(parsed, kb, names)
-            if v.verified and v.display not in lines:
-                lines[v.display] = _basis_line(v.display, _article_text(kb, v.chunk_ids))
+            if s.verified and (s.chunk.article or s.chunk.case_id):
+                add_text(s.chunk.citation)
+    for cite in playbook.citations() if playbook is not None else ():
+        add_text(cite)
     return list(lines.values())[:BASIS_LIMIT]
 
 
@@ -287,13 +295,21 @@ def draft_letter(questions: Sequence[str], answers: Sequence[Answer], playbooks:
     """A first draft from the conversation: the user's words as facts, the playbook's recipient and requests."""
     preferred = next((a.playbook_id for a in reversed(answers) if a.playbook_id), None)
     playbook = choose_playbook("\n".join(questions), playbooks, preferred)
-    recipient = playbook.letter.recipient if playbook is not None and playbook.letter else "当地市场监督管理部门 / 网信办 / 公安机关"
+    recipient = (
+        playbook.letter.recipient
+        if playbook is not None and playbook.letter
+        else "当地市场监督管理部门 / 网信办 / 公安机关"
+    )
     requests = list(playbook.letter.requests) if playbook is not None and playbook.letter else list(GENERIC_REQUESTS)
     facts = "\n".join(q.strip() for q in questions if q.strip())
-    return LetterDraft(recipient=recipient, facts=facts, requests=requests,
-                       basis=basis_from_answers(answers, kb, playbook),
-                       evidence=list(playbook.evidence) if playbook is not None else [],
-                       playbook_id=playbook.id if playbook is not None else None)
+    return LetterDraft(
+        recipient=recipient,
+        facts=facts,
+        requests=requests,
+        basis=basis_from_answers(answers, kb, playbook),
+        evidence=list(playbook.evidence) if playbook is not None else [],
+        playbook_id=playbook.id if playbook is not None else None,
+    )
 
 
 def _cn_date(d: date) -> str:
@@ -302,17 +318,27 @@ def _cn_date(d: date) -> str:
 
 def letter_sections(draft: LetterDraft) -> list[tuple[str, list[str]]]:
     """The letter as (heading, paragraphs); the one layout both the text and the .docx are written from."""
-    people = [f"投诉举报人：{draft.complainant or '（姓名）'}" + (f"，联系方式：{draft.contact}" if draft.contact else ""),
-              f"被投诉举报人：{draft.respondent or '（单位或个人名称、地址）'}"]
+    people = [
+        f"投诉举报人：{draft.complainant or '（姓名）'}" + (f"，联系方式：{draft.contact}" if draft.contact else ""),
+        f"被投诉举报人：{draft.respondent or '（单位或个人名称、地址）'}",
+    ]
     sections: list[tuple[str, list[str]]] = [
         ("", [f"{draft.recipient}：", *people]),
-        ("一、事实与经过", [p for p in draft.facts.split("\n") if p.strip()] or ["（请写明经过：时间、地点、对方做了什么）"]),
+        (
+            "一、事实与经过",
+            [p for p in draft.facts.split("\n") if p.strip()] or ["（请写明经过：时间、地点、对方做了什么）"],
+        ),
         ("二、投诉举报请求", [f"{i}. {r}" for i, r in enumerate((r for r in draft.requests if r.strip()), start=1)]),
-        ("三、法律依据", [f"{i}. {b}" for i, b in enumerate(draft.basis, start=1)] or ["（知识库中没有核验通过的依据）"]),
+        (
+            "三、法律依据",
+            [f"{i}. {b}" for i, b in enumerate(draft.basis, start=1)] or ["（知识库中没有核验通过的依据）"],
+        ),
     ]
     if draft.evidence:
         sections.append(("四、证据材料", [f"{i}. {e}" for i, e in enumerate(draft.evidence, start=1)]))
-    sections.append(("", ["此致", draft.recipient, "", f"投诉举报人：{draft.complainant or '（签名）'}", _cn_date(draft.when)]))
+    sections.append(
+        ("", ["此致", draft.recipient, "", f"投诉举报人：{draft.complainant or '（签名）'}", _cn_date(draft.when)])
+    )
     return sections
 
 

@@ -12,7 +12,6 @@ Document text is data, never markup. Two ways out of this module:
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Sequence
 
@@ -55,7 +54,7 @@ CSS = """<style>
 .kb-holding{border-left:3px solid #8ab4f8;padding:.2em .6em;margin:.3em 0 .5em 0;background:#f5f8ff}
 .kb-text{line-height:1.75}
 .kb-text mark{background:#fff0a8;padding:0 .1em}
-.kb-letter{white-space:normal;line-height:1.8;border:1px solid #ddd;border-radius:.4em;padding:1em 1.2em;background:#fff}
+.kb-letter{line-height:1.8;border:1px solid #ddd;border-radius:.4em;padding:1em 1.2em;background:#fff}
 </style>"""
 
 # --------------------------------------------------------------------------------------------------
@@ -150,7 +149,9 @@ def highlight_html(text: str, quote: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_ASCII_INERT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "$": "&#36;", ":": "&#58;", "@": "&#64;"})
+_ASCII_INERT = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "$": "&#36;", ":": "&#58;", "@": "&#64;"}
+# the character, with the backslash of an upstream Markdown escape (\< from `kb.answer.md_escape`) taken along
+_ASCII_INERT_RE = re.compile(r"\\?([&<>$:@])")
 
 
 def _neutralise_markdown(text: str) -> str:
@@ -158,7 +159,7 @@ def _neutralise_markdown(text: str) -> str:
 
     With `:` as an entity there are no reference definitions, URL autolinks, emoji codes or Streamlit directives.
     """
-    text = _NEWLINES.sub("\n", text or "").translate(_ASCII_INERT)
+    text = _ASCII_INERT_RE.sub(lambda m: _ASCII_INERT[m.group(1)], _NEWLINES.sub("\n", text or ""))
     text = text.replace("](", "]&#40;")  # [text](url) and ![alt](src) are no longer links or images
     return re.sub(r"(?i)\bwww\.", "www&#46;", text)  # GFM autolink literals (http:// is gone with the colon)
 
@@ -175,8 +176,12 @@ def answer_html(answer: Answer) -> str:
         for raw in dict.fromkeys(r for r in (v.citation.raw, v.display) if r):
             needle = _neutralise_markdown(raw)
             if needle and needle in text:
-                text = text.replace(needle, f'<span class="kb-bad" title="{attr(v.note or label)}">{needle}</span>'
-                                            f'<span class="kb-flag">{label}</span>', 1)
+                text = text.replace(
+                    needle,
+                    f'<span class="kb-bad" title="{attr(v.note or label)}">{needle}</span>'
+                    f'<span class="kb-flag">{label}</span>',
+                    1,
+                )
                 break
     by_n = {s.n: s for s in answer.sources}
 
@@ -202,6 +207,7 @@ def stream_html(partial: str) -> str:
 # Sources
 # --------------------------------------------------------------------------------------------------
 
+
 def source_badge(source: Source) -> tuple[str, str]:
     if source.verified:
         return STATUS_BADGES["exists"]
@@ -211,13 +217,19 @@ def source_badge(source: Source) -> tuple[str, str]:
 
 def source_facts(chunk: Chunk) -> list[tuple[str, str]]:
     """What a reader needs to place a source: its place in the law, validity and dates, or the case's data."""
-    facts: list[tuple[str, str]] = [("类别", SOURCE_TYPE_LABELS.get(chunk.source_type, chunk.source_type)
-                                       + (f"·{chunk.doc_type}" if chunk.doc_type else ""))]
+    kind = SOURCE_TYPE_LABELS.get(chunk.source_type, chunk.source_type)
+    facts: list[tuple[str, str]] = [("类别", kind + (f"·{chunk.doc_type}" if chunk.doc_type not in ("", kind) else ""))]
     if chunk.source_type in ("statute", "interpretation", "regulation"):
         facts.append(("位置", " / ".join(chunk.path) if chunk.path else "（无编章节）"))
         if chunk.article:
-            facts.append(("条文", chunk.article + (f"（第{chunk.paragraph}款起）" if chunk.paragraph else "")
-                          + (f"（第{chunk.part}/{chunk.parts}部分）" if chunk.parts > 1 else "")))
+            facts.append(
+                (
+                    "条文",
+                    chunk.article
+                    + (f"（第{chunk.paragraph}款起）" if chunk.paragraph else "")
+                    + (f"（第{chunk.part}/{chunk.parts}部分）" if chunk.parts > 1 else ""),
+                )
+            )
         facts.append(("效力", chunk.validity or "未知"))
         if chunk.published:
             facts.append(("公布", chunk.published))
@@ -248,19 +260,22 @@ def source_label(source: Source) -> str:
     c = source.chunk
     badge, _cls = source_badge(source)
     when = c.validity if c.source_type in ("statute", "interpretation", "regulation") else (c.date or "")
-    parts = [f"[{source.n}]", badge, c.citation, SOURCE_TYPE_LABELS.get(c.source_type, c.source_type)]
+    parts = [c.citation, SOURCE_TYPE_LABELS.get(c.source_type, c.source_type)]
     if when:
         parts.append(when)
-    return md_escape(" · ".join(parts[:2]) + " " + " · ".join(parts[2:]))
+    return md_escape(f"[{source.n}] {badge} · " + " · ".join(parts))
 
 
-def source_html(source: Source, full_text: str | None = None, holding: str | None = None,
-                cited_by: Sequence[Chunk] = ()) -> str:
+def source_html(
+    source: Source, full_text: str | None = None, holding: str | None = None, cited_by: Sequence[Chunk] = ()
+) -> str:
     """One source, fully: badge, facts, the case's holding, the text with the quote highlighted, cited by."""
     c = source.chunk
     badge, cls = source_badge(source)
     facts = " · ".join(f"<b>{text_html(k)}</b>：{text_html(v)}" for k, v in source_facts(c))
-    out = [f'<div class="kb-src"><div class="kb-meta"><span class="kb-badge {cls}">{text_html(badge)}</span>{facts}</div>']
+    out = [
+        f'<div class="kb-src"><div class="kb-meta"><span class="kb-badge {cls}">{text_html(badge)}</span>{facts}</div>'
+    ]
     if not source.verified:
         out.append('<div class="kb-meta"><span class="kb-badge bad">此来源未通过核验，不能作为依据</span></div>')
     if holding:

@@ -7,16 +7,15 @@
   index is written, while vectors fill in behind it.
 * `ingest_uploads` / `delete_personal`: the personal collection ("mine"). A file is stored as
   `KB_HOME/uploads/<stable_upload_id>`; its name is kept only as data in `uploads/manifest.json`.
-* `answerer_for(kb)`: `kb.answer.Answerer` when that module exists; until then `FallbackAnswerer`, a small
-  stand-in with the same contract built from `Retriever` hits and verified citations.
+* `answerer_for(kb)`: `kb.answer.Answerer` (offline composer, or an LLM when `KB_LLM_*` is set) over a
+  `FilteredRetriever`, so the sidebar's filters narrow what the answer retrieves; `stream_answer` runs one turn of
+  a `kb.conversation.Conversation` (follow-up questions keep their context).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -28,7 +27,7 @@ from typing import Any
 
 import streamlit as st
 
-from kb.models import Answer, Chunk, Source, VerifiedCitation
+from kb.models import Answer, Chunk
 from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase, default_home
 
@@ -52,6 +51,7 @@ def default_sources() -> list[str]:
 # --------------------------------------------------------------------------------------------------
 # Cached resources
 # --------------------------------------------------------------------------------------------------
+
 
 @st.cache_resource(show_spinner="正在加载知识库…")
 def get_kb(home: str) -> KnowledgeBase:
@@ -85,6 +85,7 @@ _JOBS_LOCK = threading.Lock()
 # Status
 # --------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class KBStatus:
     home: str
@@ -115,15 +116,24 @@ def kb_status(kb: KnowledgeBase) -> KBStatus:
         embedder = embedder_name(kb.embedder)
     chroma_url = os.environ.get("KB_CHROMA_URL")
     store = f"Chroma 服务 {chroma_url}" if chroma_url else f"Chroma（本地 {kb.home / 'chroma'}）"
-    return KBStatus(home=str(kb.home), documents=kb.document_counts(), chunks=kb.counts(),
-                    last_ingest=kb.get_meta("last_ingest"), lexical_ready=kb.lexical_ready(),
-                    dense_done=done, dense_total=total, dense_filling=dense_filling(kb.home),
-                    embedder=embedder, store=store + " · BM25（jieba）")
+    return KBStatus(
+        home=str(kb.home),
+        documents=kb.document_counts(),
+        chunks=kb.counts(),
+        last_ingest=kb.get_meta("last_ingest"),
+        lexical_ready=kb.lexical_ready(),
+        dense_done=done,
+        dense_total=total,
+        dense_filling=dense_filling(kb.home),
+        embedder=embedder,
+        store=store + " · BM25（jieba）",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # First start: build the default knowledge base
 # --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class BuildJob:
@@ -158,7 +168,7 @@ def _run_build(job: BuildJob, kb: KnowledgeBase) -> None:
         if report.errors:
             job.error = "；".join(str(e) for e in report.errors[:3])
         job.dense_started = fill_dense_background(kb.home)
-    except Exception as exc:  # noqa: BLE001 - shown to the user, the app keeps running
+    except Exception as exc:
         job.error = f"{type(exc).__name__}: {exc}"
     finally:
         job.finished = time.monotonic()
@@ -196,6 +206,7 @@ def ensure_dense_filling(home: str) -> bool:
 # --------------------------------------------------------------------------------------------------
 # The personal collection ("mine")
 # --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class UploadResult:
@@ -238,7 +249,7 @@ def upload_id_of(kb: KnowledgeBase, source: str) -> str | None:
     prefix = str(uploads_dir(kb)) + os.sep
     if not source.startswith(prefix):
         return None
-    return source[len(prefix):].split(":", 1)[0].split(os.sep, 1)[0] or None
+    return source[len(prefix) :].split(":", 1)[0].split(os.sep, 1)[0] or None
 
 
 def _clean_error(message: str, path: Path, name: str) -> str:
@@ -246,8 +257,9 @@ def _clean_error(message: str, path: Path, name: str) -> str:
     return message.replace(str(path), name)
 
 
-def ingest_uploads(kb: KnowledgeBase, files: Sequence[tuple[str, bytes]],
-                   progress: Callable[[float, str], None] | None = None) -> list[UploadResult]:
+def ingest_uploads(
+    kb: KnowledgeBase, files: Sequence[tuple[str, bytes]], progress: Callable[[float, str], None] | None = None
+) -> list[UploadResult]:
     """Check, store and ingest uploaded files into the personal collection, one ingest run for the batch.
 
     Each file gets its own result: a rejected or unparsable file reports its error and leaves nothing behind.
@@ -303,8 +315,11 @@ def ingest_uploads(kb: KnowledgeBase, files: Sequence[tuple[str, bytes]],
             result.documents = len(docs)
             result.chunks = sum(int(counts.get(d.doc_id, 0)) for d in docs)
             if docs:
-                manifest[result.upload_id] = {"name": result.name, "size": path.stat().st_size,
-                                              "uploaded": datetime.now().isoformat(timespec="seconds")}
+                manifest[result.upload_id] = {
+                    "name": result.name,
+                    "size": path.stat().st_size,
+                    "uploaded": datetime.now().isoformat(timespec="seconds"),
+                }
             else:
                 if not result.errors:
                     result.errors.append("没有可以索引的文字")
@@ -354,7 +369,7 @@ def _purge_cached_vectors(kb: KnowledgeBase, chunks: Sequence[Chunk]) -> None:
     try:
         with conn:
             for i in range(0, len(hashes), 500):
-                part = hashes[i:i + 500]
+                part = hashes[i : i + 500]
                 conn.execute(f"DELETE FROM vectors WHERE hash IN ({','.join('?' * len(part))})", part)
     except sqlite3.OperationalError:
         pass  # no cache table yet
@@ -388,148 +403,57 @@ def delete_personal(kb: KnowledgeBase, doc_ids: Sequence[str] | None = None) -> 
 # Answering
 # --------------------------------------------------------------------------------------------------
 
+
+class FilteredRetriever(Retriever):
+    """A `Retriever` whose default filters are set per thread: Streamlit runs each session's script in its own
+    thread, so one shared answerer can serve sessions with different filters."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._local = threading.local()
+
+    def use(self, filters: SearchFilters | None) -> None:
+        self._local.filters = filters if filters is not None and not filters.is_empty() else None
+
+    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Any]:
+        return super().search(
+            query, k=k, filters=filters if filters is not None else getattr(self._local, "filters", None)
+        )
+
+
 def answerer_for(kb: KnowledgeBase) -> Any:
-    """`kb.answer.Answerer(kb)` when it exists, else the stand-in."""
+    """`kb.answer.Answerer` over a `FilteredRetriever`; with an LLM when one is configured (`KB_LLM_*`)."""
+    from kb.answer import Answerer
+    from kb.llm import LLMConfig
+
+    llm = LLMConfig.from_env()
+    return Answerer(kb, retriever=FilteredRetriever(kb), playbooks=get_playbooks(), llm=llm, use_llm=llm is not None)
+
+
+def new_conversation(answerer: Any, persona: str = "parent") -> Any:
+    from kb.conversation import Conversation
+
+    return Conversation(answerer, persona=persona)
+
+
+def stream_answer(
+    conversation: Any, question: str, persona: str, filters: SearchFilters | None
+) -> Iterator[str | Answer]:
+    """The conversation's answer to `question` (text pieces, then the `Answer`), retrieval under `filters`."""
+    retriever = getattr(getattr(conversation.answerer, "composer", None), "retriever", None)
+    if isinstance(retriever, FilteredRetriever):
+        retriever.use(filters)
     try:
-        from kb.answer import Answerer  # type: ignore[import-not-found]
-    except ImportError:
-        return FallbackAnswerer(kb)
-    return Answerer(kb)
-
-
-def _accepts(func: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
-def supports_filters(answerer: Any) -> bool:
-    return _accepts(answerer.stream, "filters")
-
-
-def stream_answer(answerer: Any, question: str, persona: str, history: list[dict[str, str]],
-                  filters: SearchFilters | None) -> Iterator[str | Answer]:
-    """`answerer.stream(...)`, with the filters when it takes them."""
-    kwargs: dict[str, Any] = {"persona": persona, "history": history}
-    if filters is not None and not filters.is_empty() and supports_filters(answerer):
-        kwargs["filters"] = filters
-    yield from answerer.stream(question, **kwargs)
-
-
-_SENTENCE = re.compile(r"[^。！？；\n]+[。！？；]?")
-_FOLLOW_UP = re.compile(r"^(那|那么|如果|还有|还能|还可以|他们|对方|这个|这种|这样|可以|能不能|要是|假如)")
-
-
-def _bigrams(text: str) -> set[str]:
-    text = re.sub(r"\s+", "", text)
-    return {text[i:i + 2] for i in range(len(text) - 1)}
-
-
-def best_sentence(text: str, query: str) -> str:
-    """The sentence of `text` sharing most character pairs with `query` (the supporting sentence)."""
-    grams = _bigrams(query)
-    sentences = [s.strip() for s in _SENTENCE.findall(text) if len(s.strip()) >= 6]
-    if not sentences:
-        return text.strip()[:120]
-    return max(sentences, key=lambda s: (len(grams & _bigrams(s)), -abs(len(s) - 60)))
-
-
-class FallbackAnswerer:
-    """Stand-in for `kb.answer.Answerer` (same `ask` / `stream` contract) until that module lands.
-
-    It answers offline from retrieval: the playbook that fits (framed for the persona), then each retrieved source
-    with its supporting sentence and a [n] marker. Every citation in the text is verified; a sentence whose
-    citation does not verify is dropped and listed in `Answer.removed`.
-    """
-
-    def __init__(self, kb: KnowledgeBase, k: int = 5):
-        self.kb, self.k = kb, k
-        self.retriever = Retriever(kb)
-
-    def ask(self, question: str, persona: str = "parent", history: list[dict[str, str]] | None = None,
-            filters: SearchFilters | None = None) -> Answer:
-        *_, answer = self.stream(question, persona, history, filters)
-        assert isinstance(answer, Answer)
-        return answer
-
-    def stream(self, question: str, persona: str = "parent", history: list[dict[str, str]] | None = None,
-               filters: SearchFilters | None = None) -> Iterator[str | Answer]:
-        from kb.citations import parse_citation, verify_citation, verify_text
-        from ui.export import choose_playbook
-
-        t0 = time.monotonic()
-        previous = [h["content"] for h in (history or []) if h.get("role") == "user"]
-        query = question
-        if previous and (len(question) < 16 or _FOLLOW_UP.match(question)):
-            query = previous[-1] + " " + question  # a follow-up is read with the question before it
-        names = self.kb.law_names()
-        hits = self.retriever.search(query, k=self.k, filters=filters)
-        playbook = choose_playbook(query, get_playbooks())
-        sources: list[Source] = []
-        for i, hit in enumerate(hits, start=1):
-            c = hit.chunk
-            parsed = parse_citation(c.citation, names) if (c.article or c.case_id) else None
-            check = verify_citation(parsed, self.kb, names) if parsed is not None else None
-            sources.append(Source(n=i, chunk=c, verified=check.verified if check else True,
-                                  status=check.status if check else "exists", quote=best_sentence(c.text, query)))
-        lines = self._compose(persona, playbook, sources)
-        kept, removed, citations = [], [], []
-        for line in lines:
-            checked = verify_text(line, self.kb, names)
-            if any(not v.verified for v in checked):
-                removed += [v.display for v in checked if not v.verified]
-                continue
-            kept.append(line)
-            citations += [v for v in checked if v.display not in {c.display for c in citations}]
-        markdown = "\n".join(kept).strip() or "知识库中没有找到相关的条文。"
-        for start in range(0, len(markdown), 24):
-            yield markdown[start:start + 24]
-        yield Answer(question=question, persona=persona, markdown=markdown, citations=_dedupe(citations),
-                     sources=sources, playbook_id=playbook.id if playbook else None, engine="offline",
-                     notice=f"{len(removed)} 条未能核验的引用已删除" if removed else None, removed=removed,
-                     elapsed_ms=(time.monotonic() - t0) * 1000)
-
-    @staticmethod
-    def _compose(persona: str, playbook: Any, sources: list[Source]) -> list[str]:
-        cited = [f"- **{s.chunk.citation}**：{s.quote}[{s.n}]" for s in sources]
-        if persona == "student":
-            lines = ["**法律分析**", ""]
-            if playbook is not None:
-                lines += [f"问题类型：{playbook.title}。", "", "**规范依据与要件**", ""]
-            lines += cited
-            if playbook is not None:
-                lines += ["", "**分析要点**", "", *[f"- {x}" for x in _SENTENCE.findall(playbook.persona_notes.student)]]
-            return lines
-        if persona == "ngo":
-            lines = ["**宣传与援助要点**", ""]
-            if playbook is not None:
-                lines += [f"- {x}" for x in re.split(r"[①②③④⑤⑥⑦⑧⑨]", playbook.persona_notes.ngo) if x.strip()]
-                lines += ["", "**可转介的渠道**", ""]
-                lines += [f"- {s.action}：{s.body}" + (f"（{s.contact}）" if s.contact else "") for s in playbook.steps]
-            lines += ["", "**依据**", "", *cited]
-            return lines
-        lines = []
-        if playbook is not None:
-            lines += [f"**先说结论**：{playbook.summary}", "", "**你可以这样做**", ""]
-            lines += [f"{i}. {s.action}（{s.body}" + (f"，{s.contact}" if s.contact else "") + "）"
-                      for i, s in enumerate(playbook.steps[:4], start=1)]
-            lines += [""]
-        lines += ["**法律是怎么规定的**", "", *cited]
-        return lines
-
-
-def _dedupe(citations: list[VerifiedCitation]) -> list[VerifiedCitation]:
-    seen: dict[str, VerifiedCitation] = {}
-    for v in citations:
-        seen.setdefault(v.display, v)
-    return list(seen.values())
+        yield from conversation.stream(question, persona=persona)
+    finally:
+        if isinstance(retriever, FilteredRetriever):
+            retriever.use(None)
 
 
 # --------------------------------------------------------------------------------------------------
 # Lookups for the views
 # --------------------------------------------------------------------------------------------------
+
 
 def case_holding(kb: KnowledgeBase, chunk: Chunk) -> str | None:
     """The 裁判要点 / 要旨 of the case a chunk belongs to."""
@@ -547,7 +471,9 @@ def full_unit_text(kb: KnowledgeBase, chunk: Chunk) -> str:
     """The whole article a chunk is part of (long articles are split), else the chunk's text."""
     if chunk.article_no is None or chunk.parts <= 1:
         return chunk.text
-    parts = [c for c in kb.article_chunks(chunk.title, chunk.article_no, chunk.article_suffix) if c.doc_id == chunk.doc_id]
+    parts = [
+        c for c in kb.article_chunks(chunk.title, chunk.article_no, chunk.article_suffix) if c.doc_id == chunk.doc_id
+    ]
     return "\n".join(c.text for c in sorted(parts, key=lambda c: c.part)) or chunk.text
 
 
@@ -558,8 +484,9 @@ def article_key(chunk: Chunk) -> str | None:
 
     if chunk.article_no is None:
         return None
-    return format_citation(Citation(raw="", law=chunk.title, article_no=chunk.article_no,
-                                    article_suffix=chunk.article_suffix))
+    return format_citation(
+        Citation(raw="", law=chunk.title, article_no=chunk.article_no, article_suffix=chunk.article_suffix)
+    )
 
 
 def citing(kb: KnowledgeBase, chunk: Chunk) -> list[Chunk]:

@@ -1,0 +1,95 @@
+"""Every playbook citation verifies in a real store, through the product's own verifier.
+
+The store holds the national laws the playbooks name (from laws.db) and the LawRefBook judicial
+interpretations their optional citations name; only the catalog is written (verification needs no
+index). Every statute `basis` must be `exists`; every `optional_basis` must be `exists` once its
+interpretation is ingested. This is what the answer composer relies on when it drops what does not
+verify: with the default knowledge base nothing of a playbook's statute basis is lost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import iter_source, to_record_and_chunks
+from kb.citations import parse_citations, verify_citation
+from kb.lawnames import short_title
+from kb.models import LegalDocument
+from kb.playbooks import Playbook, load_playbooks
+from kb.store import KnowledgeBase
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+INTERPRETATIONS = SHARED / "corpus" / "lawrefbook" / "司法解释"
+
+
+def _title(citation: str) -> str:
+    return citation[1:citation.index("》第")].replace("〈", "《").replace("〉", "》")
+
+
+def _interpretation_files(titles: set[str]) -> list[Path]:
+    """The newest LawRefBook file of each title (file names end with the version date)."""
+    newest: dict[str, Path] = {}
+    for path in sorted(INTERPRETATIONS.glob("*.md")):
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        title = first[2:].strip() if first.startswith("# ") else ""
+        if title in titles and (title not in newest or path.name > newest[title].name):
+            newest[title] = path
+    return list(newest.values())
+
+
+@pytest.fixture(scope="module")
+def playbooks() -> list[Playbook]:
+    return load_playbooks()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, playbooks: list[Playbook]) -> KnowledgeBase:
+    if not INTERPRETATIONS.is_dir():
+        pytest.skip("shared LawRefBook corpus not present")
+    kb = KnowledgeBase(tmp_path_factory.mktemp("playbook_store"))
+    statutes = {short_title(_title(c)) for pb in playbooks for c in pb.citations()}
+    optional = {_title(c) for pb in playbooks for c in pb.optional_citations()}
+    sources = ["statutes:" + ",".join(sorted(statutes)), *(str(p) for p in _interpretation_files(optional))]
+    for source in sources:
+        for origin, doc in iter_source(source):
+            assert not isinstance(doc, Exception), f"{origin}: {doc}"
+            assert isinstance(doc, LegalDocument)
+            record, chunks = to_record_and_chunks(doc)
+            kb.upsert_document(record, chunks)
+    return kb
+
+
+def _failures(kb: KnowledgeBase, pairs: list[tuple[str, str]]) -> list[str]:
+    names = kb.law_names()
+    out = []
+    for pid, cite in pairs:
+        parsed = parse_citations(cite, names)
+        if len(parsed) != 1:
+            out.append(f"{pid}: {cite}: parsed as {len(parsed)} citations")
+            continue
+        v = verify_citation(parsed[0], kb, names)
+        if v.status != "exists":
+            out.append(f"{pid}: {cite}: {v.status} {v.note}")
+    return out
+
+
+def test_every_statute_basis_exists(store: KnowledgeBase, playbooks: list[Playbook]) -> None:
+    pairs = [(pb.id, c) for pb in playbooks for c in pb.citations()]
+    assert pairs
+    failures = _failures(store, pairs)
+    assert not failures, "\n".join(failures)
+
+
+def test_every_optional_basis_exists_once_ingested(store: KnowledgeBase, playbooks: list[Playbook]) -> None:
+    pairs = [(pb.id, c) for pb in playbooks for c in pb.optional_citations()]
+    failures = _failures(store, pairs)
+    assert not failures, "\n".join(failures)
+
+
+def test_store_rejects_what_it_does_not_hold(store: KnowledgeBase) -> None:
+    names = store.law_names()
+    for cite in ("《中华人民共和国民法典》第一千四百三十八条", "《中华人民共和国个人信息保护法》第十三条第五款"):
+        (parsed,) = parse_citations(cite, names)
+        assert verify_citation(parsed, store, names).status == "not_found", cite

@@ -1,0 +1,218 @@
+"""kb.retrieval on real knowledge bases: hybrid search, citation lookup, filters, dedup, validity."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from kb.models import Hit
+from kb.retrieval import (
+    Expansion,
+    Retriever,
+    SearchFilters,
+    court_level,
+    expand_query,
+    load_expansions,
+    passes,
+    unit_key,
+)
+from kb.store import KnowledgeBase
+
+PIPL = "中华人民共和国个人信息保护法"
+CPL = "中华人民共和国消费者权益保护法"
+NEWBORN = "宝宝刚出生就有摄影公司打电话推销，他们怎么知道我家信息的？"
+
+
+@pytest.fixture(scope="module")
+def retriever(small_kb: KnowledgeBase) -> Retriever:
+    return Retriever(small_kb)
+
+
+def units(hits: list[Hit]) -> list[tuple[str, ...]]:
+    return [unit_key(h.chunk) for h in hits]
+
+
+def assert_well_formed(hits: list[Hit], k: int) -> None:
+    assert len(hits) <= k
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert len(set(units(hits))) == len(hits)
+    assert len({h.chunk.content_hash for h in hits}) == len(hits)
+
+
+# --- hybrid search -------------------------------------------------------------------------------------
+
+
+def test_newborn_question_finds_pipl_articles(retriever: Retriever) -> None:
+    hits = retriever.search(NEWBORN, k=10)
+    assert_well_formed(hits, 10)
+    pipl = [h for h in hits if h.chunk.title == PIPL]
+    assert pipl, [h.chunk.citation for h in hits]
+    assert all(h.chunk.article for h in pipl)
+    # the news report about exactly this is found too
+    assert any(h.chunk.source_type == "news" for h in hits[:5])
+    assert "dense" in hits[0].signals  # both lists took part
+    assert any("bm25" in h.signals for h in hits)
+
+
+def test_newborn_question_restricted_to_statutes(retriever: Retriever) -> None:
+    hits = retriever.search(NEWBORN, k=5, filters=SearchFilters(source_types=("statute",)))
+    assert hits and all(h.chunk.source_type == "statute" for h in hits)
+    assert hits[0].chunk.title == PIPL
+
+
+def test_direct_citation_lookup_ranks_the_article_first(retriever: Retriever) -> None:
+    for query in ("个保法第13条", "个人信息保护法第十三条有什么规定", "《中华人民共和国个人信息保护法》第十三条"):
+        hits = retriever.search(query, k=5)
+        top = hits[0]
+        assert (top.chunk.title, top.chunk.article) == (PIPL, "第十三条"), query
+        assert top.signals.get("cite") == 1
+    assert retriever.citation_hits("个保法第999条") == []
+    assert retriever.citation_hits("今天天气很好") == []
+
+
+def test_search_for_a_consumer_question(retriever: Retriever) -> None:
+    hits = retriever.search("经营者欺诈 三倍赔偿", k=5)
+    assert (hits[0].chunk.title, hits[0].chunk.article) in {(CPL, "第五十五条"), (CPL, "第五十八条")}
+    assert (CPL, "第五十五条") in [(h.chunk.title, h.chunk.article) for h in hits]
+
+
+# --- filters -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("types", [("case",), ("news",), ("interpretation",), ("statute", "interpretation")])
+def test_source_type_filter(retriever: Retriever, small_kb: KnowledgeBase, types: tuple[str, ...]) -> None:
+    if not any(small_kb.counts().get(t) for t in types):
+        pytest.skip(f"small_kb holds no {types}")
+    hits = retriever.search("个人信息 同意 处理", k=10, filters=SearchFilters(source_types=types))
+    assert hits
+    assert {h.chunk.source_type for h in hits} <= set(types)
+    assert_well_formed(hits, 10)
+
+
+@pytest.mark.parametrize(("law", "title"), [("个保法", PIPL), ("消法", CPL), (CPL, CPL), ("消费者权益保护法", CPL)])
+def test_law_filter_accepts_any_name(retriever: Retriever, law: str, title: str) -> None:
+    hits = retriever.search("个人信息 泄露", k=10, filters=SearchFilters(laws=(law,)))
+    assert hits
+    assert {h.chunk.title for h in hits} == {title}
+
+
+def test_filter_by_unknown_law_finds_nothing(retriever: Retriever) -> None:
+    assert retriever.search("个人信息", k=5, filters=SearchFilters(laws=("不存在的法",))) == []
+
+
+def test_date_filters(retriever: Retriever) -> None:
+    query = "个人信息 处理 同意"
+    assert retriever.search(query, k=10, filters=SearchFilters(date_from="2100-01-01")) == []
+    recent = retriever.search(query, k=10, filters=SearchFilters(date_from="2021-10-01"))
+    assert recent and all(
+        (h.chunk.date or h.chunk.effective or h.chunk.published or "") >= "2021-10-01" for h in recent
+    )
+    assert PIPL in {h.chunk.title for h in recent}  # in force since 2021-11-01
+    older = retriever.search(query, k=10, filters=SearchFilters(date_to="2021-10-01"))
+    assert older and PIPL not in {h.chunk.title for h in older}
+    assert all((h.chunk.date or h.chunk.effective or h.chunk.published or "9") <= "2021-10-01" for h in older)
+
+
+def test_court_levels() -> None:
+    assert court_level("最高人民法院") == "最高" and court_level("北京市高级人民法院") == "高级"
+    assert court_level("杭州互联网法院") == "基层" and court_level("北京知识产权法院") == "中级"
+    assert court_level("上海市第一中级人民法院") == "中级" and court_level(None) is None
+
+
+# --- dedup ----------------------------------------------------------------------------------------------
+
+
+def test_parts_of_one_article_collapse_to_the_article(retriever: Retriever, small_kb: KnowledgeBase) -> None:
+    parts = small_kb.article_chunks(CPL, 56)
+    assert len(parts) == 2  # 第五十六条 is long enough to be stored in two parts
+    query = "伪造商品的产地 侵害消费者个人信息 记入信用档案 向社会公布"
+    lists = retriever.ranked_lists(query, SearchFilters())
+    ranked = [cid for ids in lists.values() for cid in ids]
+    assert {p.chunk_id for p in parts} <= set(ranked)  # both parts match ...
+    hits = retriever.search(query, k=10)
+    assert [h.chunk.article for h in hits if h.chunk.title == CPL].count("第五十六条") == 1  # ... one hit
+    assert_well_formed(hits, 10)
+
+
+def test_identical_texts_collapse_to_the_version_in_force(lexical_kb: KnowledgeBase) -> None:
+    kb = KnowledgeBase(lexical_kb.home, today=date(2026, 11, 28))
+    versions = {d.doc_id: d for d in kb.documents() if d.title == "中华人民共和国商标法"}
+    assert len(versions) == 2
+    validity = {doc_id: kb.validity_of(doc_id) for doc_id in versions}
+    assert sorted(validity.values()) == ["尚未生效", "现行有效"]
+    current = next(d for d, v in validity.items() if v == "现行有效")
+    retriever = Retriever(kb, use_dense=False)
+    hits = retriever.search("注册商标 转让 商标局 核准", k=10, filters=SearchFilters(laws=("商标法",)))
+    assert hits
+    assert_well_formed(hits, 10)
+    texts_by_doc: dict[str, set[str]] = {}
+    for c in kb.iter_chunks("WHERE title = ?", ("中华人民共和国商标法",)):
+        texts_by_doc.setdefault(c.doc_id, set()).add(c.content_hash)
+    shared = set.intersection(*texts_by_doc.values())
+    assert shared  # many articles read the same in both versions
+    for h in hits:
+        if h.chunk.content_hash in shared:
+            assert h.chunk.doc_id == current, h.chunk.citation
+
+
+def test_validity_filter(lexical_kb: KnowledgeBase, small_kb: KnowledgeBase) -> None:
+    kb = KnowledgeBase(lexical_kb.home, today=date(2026, 11, 28))
+    retriever = Retriever(kb, use_dense=False)
+    query = "注册商标 使用许可"
+    valid = retriever.search(query, k=10, filters=SearchFilters(laws=("商标法",), validity=("现行有效",)))
+    future = retriever.search(query, k=10, filters=SearchFilters(laws=("商标法",), validity=("尚未生效",)))
+    assert valid and future
+    assert {h.chunk.validity for h in valid} == {"现行有效"}
+    assert {h.chunk.validity for h in future} == {"尚未生效"}
+    assert {h.chunk.doc_id for h in valid}.isdisjoint({h.chunk.doc_id for h in future})
+    # before the PIPL took effect (2021-11-01) its articles are not in force
+    before = Retriever(KnowledgeBase(small_kb.home, today=date(2021, 1, 1)), use_dense=False)
+    hits = before.search("个人信息处理者 同意", k=10, filters=SearchFilters(validity=("现行有效",)))
+    assert hits and PIPL not in {h.chunk.title for h in hits}
+    unfiltered = before.search("个人信息处理者 同意", k=10, filters=SearchFilters(laws=("个保法",)))
+    assert unfiltered and {h.chunk.validity for h in unfiltered} == {"尚未生效"}
+
+
+# --- parts ---------------------------------------------------------------------------------------------
+
+
+def test_lexical_only_retriever_works_without_vectors(lexical_kb: KnowledgeBase) -> None:
+    retriever = Retriever(lexical_kb, use_dense=False)
+    lists = retriever.ranked_lists("民法典第1034条 个人信息", SearchFilters())
+    assert "dense" not in lists
+    hits = retriever.search("民法典第1034条 个人信息", k=5)
+    assert (hits[0].chunk.short_title, hits[0].chunk.article) == ("民法典", "第一千零三十四条")
+
+
+def test_fusion_is_weighted_reciprocal_rank(small_kb: KnowledgeBase) -> None:
+    retriever = Retriever(small_kb, use_dense=False)
+    fused = retriever.fuse({"bm25": ["a", "b"], "dense": ["b", "c"], "cite": ["c"]})
+    order = [cid for cid, _, _ in fused]
+    assert order == ["c", "b", "a"]  # cite weighs most, then agreement of two lists
+    scores = {cid: score for cid, score, _ in fused}
+    assert scores["a"] == pytest.approx(1.0 / 61)
+    assert scores["b"] == pytest.approx(1.0 / 62 + 2.0 / 61)
+    assert fused[0][2] == {"dense": 2, "cite": 1}
+
+
+def test_query_expansion_table() -> None:
+    table = load_expansions()
+    assert table and all(e.terms for e in table)
+    expanded = expand_query("总是接到推销电话", table)
+    assert expanded.startswith("总是接到推销电话 ")
+    assert "个人信息" in expanded
+    own = [Expansion("借钱|欠钱", ("借款", "借款合同"))]
+    assert expand_query("朋友欠钱不还", own) == "朋友欠钱不还 借款 借款合同"
+    assert expand_query("借款合同纠纷", own) == "借款合同纠纷"  # nothing lay to expand
+
+
+def test_passes_checks_every_filter(small_kb: KnowledgeBase) -> None:
+    chunk = small_kb.article_chunks(PIPL, 13)[0]
+    assert passes(chunk, SearchFilters(), None)
+    assert not passes(chunk, SearchFilters(source_types=("case",)), None)
+    assert not passes(chunk, SearchFilters(), {CPL})
+    assert passes(chunk, SearchFilters(validity=(chunk.validity,)), {PIPL})
+    assert not passes(chunk, SearchFilters(cause="离婚"), None)
+    assert SearchFilters().is_empty() and not SearchFilters(laws=("个保法",)).is_empty()

