@@ -50,6 +50,9 @@ if TYPE_CHECKING:  # pragma: no cover
 PERSONAS = ("parent", "student", "ngo")
 HOLDING_SECTIONS = ("裁判要点", "裁判要旨", "要旨", "案例要旨", "裁判摘要", "典型意义", "指导意义", "裁判理由")
 RETRIEVAL_K = 30
+RETRIEVED_ALWAYS = 3  # the retriever's top provisions are quoted whatever the playbook says …
+RETRIEVED_ALWAYS_RANK = 6  # … if they rank this high
+CASE_RANK = 5  # a case the playbook does not name is shown only if the search ranks it this high
 CLAIM_WEIGHT = 0.3
 REMOVED_MARK = "〔未核实的引用已删除〕"
 DISCLAIMER = "以上内容是一般性的法律信息，不能代替律师针对具体情况的意见；所有引用均已在知识库中核对。"
@@ -66,7 +69,7 @@ DEPTH: dict[str, dict[str, int]] = {
 # Text helpers (pure)
 # --------------------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|!~&^$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!~&^$])")
 _URL = re.compile(r"(?i)\b(https?|ftp|file|javascript|data):")
 _WWW = re.compile(r"(?i)\bwww\.")
 _SPACES = re.compile(r"[ \t\u3000]+")
@@ -81,7 +84,7 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 def md_escape(text: str) -> str:
     """Document or playbook text as inert Markdown on one line: no HTML, links, emphasis or headings."""
     text = _SPACES.sub(" ", text.replace("\r", "").replace("\n", " ")).strip()
-    text = _MD_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)  # CommonMark: a backslash-escaped < is a literal, never HTML
     text = _URL.sub(lambda m: m.group(1) + "：", text)  # http://x → http：//x (no autolink)
     return _WWW.sub("www．", text)
 
@@ -180,7 +183,8 @@ class TopicMatch:
 
 
 FIELD_WEIGHTS = {"situation": 1.0, "header": 0.7, "claim": 0.5}
-MIN_TOPIC_SCORE = 15.0  # below this no playbook is used (calibrated on questions written for the tests)
+MIN_TOPIC_SCORE = 15.0  # below this no playbook is used (calibrated on questions written for the tests) …
+MIN_CLEAR_SCORE = 12.0  # … unless it is at least this and twice the runner-up
 VOTE_WEIGHT = 6.0
 SECOND_TOPIC_RATIO = 0.8
 
@@ -252,10 +256,17 @@ def _article_keys(pb: Playbook) -> set[tuple[str, int, int]]:
     return keys
 
 
+def confident(ranked: Sequence[TopicMatch]) -> bool:
+    """Whether the best playbook is a real match: a high score, or a fair one far ahead of the next."""
+    best = ranked[0].score
+    second = ranked[1].score if len(ranked) > 1 else 0.0
+    return best >= MIN_TOPIC_SCORE or (best >= MIN_CLEAR_SCORE and best >= 2 * second)
+
+
 def choose_topics(ranked: Sequence[TopicMatch], follow: FollowUp | None = None) -> list[TopicMatch]:
     """The playbook(s) to answer with: the best one when it scores enough, a close second; a follow-up
     keeps the previous topic unless the question clearly opens another."""
-    top = ranked[0] if ranked and ranked[0].score >= MIN_TOPIC_SCORE else None
+    top = ranked[0] if ranked and confident(ranked) else None
     if follow is not None and follow.is_follow_up and follow.playbook_id:
         prior = next((m for m in ranked if m.playbook.id == follow.playbook_id), None)
         opens_other = (top is not None and top.playbook.id != follow.playbook_id and not follow.explicit
@@ -733,7 +744,7 @@ class Renderer:
                 if v.verified and (has_more_paras or item):
                     label = v.display
                     self.reg.citations.setdefault(v.display, v)
-        quote = md_escape(ev.quote()[:400 if detailed else 220])
+        quote = md_escape(ev.quote()[:400 if detailed else 300])
         return f"**{md_escape(label)}**{mark}：“{quote}”"
 
     # --- sections -----------------------------------------------------------------------------
@@ -750,11 +761,22 @@ class Renderer:
         return out
 
     def articles(self, limit: int) -> list[Evidence]:
-        return [e for e in self.p.evidence if not e.is_case][:limit]
+        """The best-scoring provisions, plus the retriever's own top finds (playbook and retrieval merged:
+        a provision the search ranks highly for this very question is always quoted)."""
+        provisions = [e for e in self.p.evidence if not e.is_case]
+        chosen = provisions[:limit]
+        by_rank = sorted((e for e in provisions if e.rank is not None and e.rank <= RETRIEVED_ALWAYS_RANK),
+                         key=lambda e: e.rank or 0)
+        for e in by_rank[:RETRIEVED_ALWAYS]:
+            if e not in chosen:
+                chosen.append(e)
+        return chosen
 
     def cases(self, limit: int) -> list[Evidence]:
-        listed = [e for e in self.p.evidence if e.is_case and ("case" in e.origins or (e.rank or 99) <= 10)]
-        return listed[:limit]
+        """The playbook's precedents first (those the store holds), then cases the search ranks near the top."""
+        curated = [e for e in self.p.evidence if e.is_case and "case" in e.origins]
+        found = [e for e in self.p.evidence if e.is_case and e not in curated and (e.rank or 99) <= CASE_RANK]
+        return [*curated, *found][:limit]
 
     def steps(self, pb: Playbook, detailed: bool = True) -> list[str]:
         out = []

@@ -190,8 +190,8 @@ REMOVED = "〔未核实的引用已删除〕"
 
 def sanitize_markdown(text: str) -> str:
     """Model output keeps its Markdown structure but loses raw HTML, links, images and live URLs."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;")
-    text = re.sub(r"(?<!^)>", "&gt;", text, flags=re.MULTILINE)  # '>' only at a line start (blockquote)
+    text = re.sub(r"(?<!\\)([&<])", r"\\\1", text)  # backslash-escaped: literal text, never HTML or entity
+    text = re.sub(r"(?<!^)(?<![\\>])>", r"\\>", text, flags=re.MULTILINE)  # '>' only at a line start
     text = _LINK.sub(lambda m: m.group(1), text)
     text = _REF_DEF.sub("", text)
     text = _URL.sub(lambda m: m.group(1) + "：", text)

@@ -131,19 +131,22 @@ class Retriever:
         return cache[key]
 
     def ranked_lists(self, query: str, filters: SearchFilters) -> dict[str, list[str]]:
-        expanded = expand_query(query, self.expansions)
-        lists: dict[str, list[str]] = {"cite": self.citation_hits(query)}
+        """Each signal's ranked chunk ids; a signal with weight 0 is not computed."""
+        on = {name for name, w in self.weights.items() if w > 0}
+        lists: dict[str, list[str]] = {"cite": self.citation_hits(query)} if "cite" in on else {}
         lexical, mask = self.kb.lexical(), self._mask(filters)
-        lists["bm25"] = [cid for cid, _ in lexical.search(query, self.candidates, mask)]
+        tokens = self.kb.tokenizer.tokens(query)
+        if "bm25" in on:
+            lists["bm25"] = [cid for cid, _ in lexical.search(query, self.candidates, mask)]
+        expanded = expand_query(query, self.expansions)
         # Expanded words get a list of their own: mixed into the original query they dilute its top ranks.
-        if expanded != query:
+        if "bm25x" in on and expanded != query:
             lists["bm25x"] = [cid for cid, _ in lexical.search(expanded, self.candidates, mask)]
-        static = self.kb.static_index()
+        static = self.kb.static_index() if "static" in on else None
         if static is not None:
-            model = self.kb.static_model(None)
-            vector = model.encode_tokens([self.kb.tokenizer.tokens(query)])[0]
+            vector = self.kb.static_model(None).encode_tokens([tokens])[0]
             lists["static"] = [cid for cid, _ in static.search(vector, self.candidates, mask)]
-        if self.use_dense and self.kb.dense_available():
+        if "dense" in on and self.use_dense and self.kb.dense_available():
             where = None
             if len(filters.source_types) == 1:
                 where = {"source_type": filters.source_types[0]}
@@ -207,7 +210,9 @@ def unit_key(chunk: Chunk) -> tuple[str, ...]:
     """Parts of one article (or one case section) are one unit of retrieval."""
     if chunk.article:
         return (chunk.doc_id, chunk.article)
-    return (chunk.doc_id, chunk.section or "", str(chunk.part))
+    if chunk.section:
+        return (chunk.doc_id, chunk.section)
+    return (chunk.doc_id, "", str(chunk.part))
 
 
 def passes(chunk: Chunk, f: SearchFilters, law_titles: set[str] | None) -> bool:

@@ -100,10 +100,12 @@ class KnowledgeBase:
         embedder: Embeddings | None = None,
         chroma_url: str | None = None,
         today: date | None = None,
+        static: bool | None = None,
     ):
         self.home = Path(home) if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.today = today
+        self.static = static_enabled() if static is None else static  # the static embedder index
         self._embedder = embedder
         self._chroma_url = chroma_url if chroma_url is not None else os.environ.get("KB_CHROMA_URL")
         self._local = threading.local()
@@ -359,7 +361,7 @@ class KnowledgeBase:
             loaded = LexicalIndex.load(self.home, self.tokenizer)
             if loaded and loaded[1] == gen:
                 static = self._load_static_index(LexicalIndex.current_dir(self.home), loaded[0].chunk_ids)
-                if static is not None or not static_enabled():
+                if static is not None or not self.static:
                     self._lexical, self._lexical_generation = loaded
                     self._static_index = static
                     return self._lexical, self._static_index
@@ -368,7 +370,7 @@ class KnowledgeBase:
             index = LexicalIndex.build_from_tokens(ids, tokens, self.tokenizer)
             extras: dict[str, Any] = {}
             static = None
-            if static_enabled() and ids:
+            if self.static and ids:
                 model = self.static_model(tokens)
                 from kb.static import StaticIndex
 
@@ -379,7 +381,7 @@ class KnowledgeBase:
             return index, static
 
     def _load_static_index(self, directory: Path | None, chunk_ids: list[str]) -> Any:
-        if directory is None or not static_enabled():
+        if directory is None or not self.static:
             return None
         import numpy as np
 
@@ -414,7 +416,7 @@ class KnowledgeBase:
         from ingest.pipeline import Progress
         from kb.embeddings import CachedEmbeddings, embedder_name
 
-        teacher = CachedEmbeddings(self.embedder, self.home / "embeddings.sqlite", batch_size=256)
+        teacher = CachedEmbeddings(self.embedder, self.embedding_cache_path, batch_size=256)
         counts = build_vocab(corpus_tokens)
         model = distill(
             counts,
@@ -442,6 +444,12 @@ class KnowledgeBase:
             and (self.home / pointer.read_text().strip() / "generation").exists()
             and int((self.home / pointer.read_text().strip() / "generation").read_text()) == self.generation()
         )
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        """Vector cache: $KB_EMBED_CACHE (a cache shared by several knowledge bases) or KB_HOME/embeddings.sqlite."""
+        env = os.environ.get("KB_EMBED_CACHE")
+        return Path(env).expanduser() if env else self.home / "embeddings.sqlite"
 
     # --- dense index ------------------------------------------------------------------------------
     @property
@@ -481,7 +489,7 @@ class KnowledgeBase:
                 )
             else:
                 client = chromadb.PersistentClient(path=str(self.home / "chroma"), settings=settings)
-            self._cached_embedder = CachedEmbeddings(self.embedder, self.home / "embeddings.sqlite")
+            self._cached_embedder = CachedEmbeddings(self.embedder, self.embedding_cache_path)
             self._vectorstore = Chroma(
                 collection_name=self.collection_name(),
                 client=client,

@@ -15,14 +15,18 @@ import pytest
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One vector cache for every knowledge base the tests build: the same laws are embedded once per machine.
+os.environ.setdefault("KB_EMBED_CACHE", str(Path(__file__).resolve().parents[1] / ".cache" / "test-embeddings.sqlite"))
 
-from ingest.pipeline import ingest  # noqa: E402
-from kb.store import KnowledgeBase  # noqa: E402
+from ingest.pipeline import ingest
+from kb.store import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
-LEXICAL_LAWS = "statutes:民法典,刑法,个人信息保护法,消费者权益保护法,未成年人保护法,劳动合同法,民事诉讼法,网络安全法,商标法"
+LEXICAL_LAWS = (
+    "statutes:民法典,刑法,个人信息保护法,消费者权益保护法,未成年人保护法,劳动合同法,民事诉讼法,网络安全法,商标法"
+)
 SMALL_LAWS = "statutes:个人信息保护法,消费者权益保护法"
 FACE_RULES = "司法解释/关于审理使用人脸识别技术处理个人信息相关民事案件适用法律若干问题的规定.md"
 
@@ -36,7 +40,8 @@ def shared_path(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def lexical_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    kb = KnowledgeBase(tmp_path_factory.mktemp("lexical_kb"))
+    # No static embedder here: citation lookup never needs vectors, and distilling costs a minute.
+    kb = KnowledgeBase(tmp_path_factory.mktemp("lexical_kb"), static=False)
     report = ingest(kb, [LEXICAL_LAWS], dense=False, progress=False)
     assert not report.errors, report.errors
     return kb

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -201,8 +202,9 @@ def test_guard_checks_citations_split_across_chunks(lexical_kb: KnowledgeBase) -
 
 def test_sanitize_keeps_structure_but_not_html_or_links() -> None:
     out = sanitize_markdown("#### 标题\n> 引用 a>b\n- [链接](javascript:alert(1)) <img src=x> https://x.cn\n[r]: http://x")
-    assert out.startswith("#### 标题\n> 引用 a&gt;b")
-    assert "<img" not in out and "](" not in out and "https://" not in out and "http://" not in out
+    assert out.startswith("#### 标题\n> 引用 a\\>b")
+    assert re.search(r"(?<!\\)<", out) is None and "\\<img" in out  # every < escaped: literal text
+    assert "](" not in out and "https://" not in out and "http://" not in out
 
 
 def test_conversation_over_llm_keeps_topic(lexical_kb: KnowledgeBase, endpoint: str) -> None:

@@ -52,15 +52,17 @@ def small_sources() -> list[str]:
 def embedding_rows(kb: KnowledgeBase) -> dict[str, int]:
     """Rows of the vector cache: for the chunks' index texts, distinct index texts, and all rows of the model."""
     hashes = {sha256_text(c.index_text) for c in kb.iter_chunks()}
-    with sqlite3.connect(kb.home / "embeddings.sqlite") as conn:
+    with sqlite3.connect(kb.embedding_cache_path) as conn:
         rows = [h for (h,) in conn.execute("SELECT hash FROM vectors WHERE model = ?", (embedder_name(kb.embedder),))]
     return {"chunk_texts": len(hashes & set(rows)), "distinct_texts": len(hashes), "all": len(rows)}
 
 
 @pytest.fixture
 def no_static(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These knowledge bases test ingest itself: no static-embedding table to distill."""
+    """These knowledge bases test ingest itself: no static-embedding table to distill, and a vector cache
+    of their own (they count its rows)."""
     monkeypatch.setenv("KB_STATIC", "0")
+    monkeypatch.delenv("KB_EMBED_CACHE", raising=False)
     monkeypatch.delenv("KB_CHROMA_URL", raising=False)
 
 

@@ -361,7 +361,7 @@ def _purge_cached_vectors(kb: KnowledgeBase, chunks: Sequence[Chunk]) -> None:
     """Drop the cached embeddings of deleted texts (the cache is keyed by the hash of the indexed text)."""
     from kb.models import sha256_text
 
-    path = kb.home / "embeddings.sqlite"
+    path = kb.embedding_cache_path
     if not path.exists() or not chunks:
         return
     hashes = [sha256_text(c.index_text) for c in chunks]

@@ -1,0 +1,69 @@
+"""Search latency on a knowledge base, warm process: `python -m evals.latency [--home KB] [--n 200] [--json OUT]`.
+
+Questions come from STARD dev (or --questions FILE, one per line). Reports p50/p95 per configuration,
+measured side by side in one run: lexical only, + static, + dense (full default path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from evals.common import STARD, load_dataset, percentile, print_table, write_report
+from kb.retrieval import Retriever
+from kb.store import KnowledgeBase, default_home
+
+
+def timed(retriever: Retriever, questions: list[str], k: int) -> list[float]:
+    out = []
+    for q in questions:
+        t = time.perf_counter()
+        retriever.search(q, k=k)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.latency")
+    parser.add_argument("--home", default=None)
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--questions", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    if args.questions:
+        questions = [q.strip() for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
+    else:
+        questions = [q.question for q in load_dataset(STARD, "dev", "all")]
+    questions = questions[: args.n]
+    kb = KnowledgeBase(args.home or default_home())
+    configs = {
+        "bm25 + expansion + citations": dict(dense=False, static=False),
+        "+ static": dict(dense=False, static=True),
+        "+ dense (default)": dict(dense=True, static=True),
+    }
+    rows, report = [], {}
+    for name, cfg in configs.items():
+        retriever = Retriever(kb, use_dense=cfg["dense"])
+        if not cfg["static"]:
+            retriever.weights["static"] = 0.0
+        retriever.search("预热 warm-up")
+        timed(retriever, questions[:10], args.k)  # warm caches
+        ms = timed(retriever, questions, args.k)
+        row = {"config": name, "queries": len(ms), "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
+               "max_ms": max(ms)}
+        rows.append(row)
+        report[name] = row
+    done, total = kb.dense_status()
+    print(f"KB {kb.home}: {total} chunks, {done} with vectors; k={args.k}")
+    print_table(rows, ["config", "queries", "p50_ms", "p95_ms", "max_ms"])
+    path = write_report({"kb": str(kb.home), "chunks": total, "dense": done, "configs": report}, args.json,
+                        "latency.json")
+    print(f"report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
