@@ -256,6 +256,9 @@ def _bracket_start(text: str, close: int, lo: int) -> int | None:
     return None
 
 
+_VERSION_NOTE_BEFORE = re.compile(r"[（(][^（）()]{0,20}(?:修订|修正|修改|年)[^（）()]{0,8}[）)]")
+
+
 def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None,
                 memo: dict[str, _Law | None]) -> _Law | None:
     """The law name that ends right before `pos` (an article), not reaching back past `lo`."""
@@ -264,8 +267,12 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None,
         i -= 1
     if i <= lo:
         return None
-    # 《…》, optionally followed by 的 / 中 / 中的
+    # 《…》, optionally followed by a version note (（2020年修订）) and by 的 / 中 / 中的
     j = i
+    if text[j - 1] in "）)":
+        m = _VERSION_NOTE_BEFORE.search(text, max(lo, j - 24), j)
+        if m and m.end() == j and m.start() > lo and text[m.start() - 1] == "》":
+            j = m.start()
     if text[j - 1] in "的中":
         for link in ("中的", "中", "的"):
             if text.endswith(link, lo, j) and j - len(link) - 1 >= lo and text[j - len(link) - 1] == "》":

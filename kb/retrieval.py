@@ -23,7 +23,7 @@ from kb.store import KnowledgeBase
 
 DATA_DIR = Path(__file__).parent / "data"
 RRF_K = 60
-WEIGHTS = {"dense": 2.0, "static": 1.0, "bm25": 1.0, "bm25x": 0.5, "cite": 10.0}
+WEIGHTS = {"dense": 2.0, "static": 0.3, "bm25": 1.0, "bm25x": 0.5, "cite": 10.0}
 CANDIDATES = 100
 VALIDITY_ORDER = {"现行有效": 0, "未知": 1, "尚未生效": 2, "已被修改": 3, "已废止": 4}
 COURT_LEVELS = ("最高", "高级", "中级", "基层")

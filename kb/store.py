@@ -374,7 +374,7 @@ class KnowledgeBase:
                 model = self.static_model(tokens)
                 from kb.static import StaticIndex
 
-                static = StaticIndex(ids, model.encode_tokens(tokens).astype("float16"))
+                static = StaticIndex(ids, model.encode_tokens(tokens).astype("float32"))
                 extras = {"static": static.matrix, "static_name": model.name}
             index.save(self.home, gen, extras)
             self._lexical, self._lexical_generation, self._static_index = index, gen, static
@@ -392,7 +392,7 @@ class KnowledgeBase:
             model = self.static_model(None)
             if model is None or model.name != name:
                 return None
-            return StaticIndex(chunk_ids, np.load(directory / "static.npy"))
+            return StaticIndex(chunk_ids, np.load(directory / "static.npy").astype(np.float32))
         except (OSError, ValueError):
             return None
 
