@@ -142,6 +142,23 @@ def cmd_status(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kb.training import load_pairs, train
+
+    try:
+        pairs = load_pairs(Path(args.pairs), split=args.split)
+    except (OSError, ValueError) as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 2
+    report = train(kb, pairs, epochs=args.epochs, lam=args.lam)
+    print(f"pairs {report.pairs}, usable {report.usable}, epochs {report.epochs}; held-out R@10 (static alone) "
+          f"{report.holdout_r10_before:.3f} → {report.holdout_r10_after:.3f}; static fusion weight "
+          f"{report.static_weight}; saved under {kb.home}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kb", description="Chinese legal knowledge base")
     parser.add_argument("--home", help="knowledge-base directory (default: $KB_HOME or .kb)")
@@ -180,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="what the knowledge base holds")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_status)
+
+    tr = sub.add_parser("train", help="fine-tune the static embedder on (question, article) pairs")
+    tr.add_argument("pairs", help="JSONL: {question, law, article} or STARD-style {question, gold: [...]}")
+    tr.add_argument("--split", help="keep rows of this split only (STARD: train)")
+    tr.add_argument("--epochs", type=int, default=30)
+    tr.add_argument("--lam", type=float, default=1.0, help="pull toward the untrained table")
+    tr.set_defaults(func=cmd_train)
 
     _add_extra_commands(sub)
     return parser

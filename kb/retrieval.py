@@ -11,6 +11,8 @@ Steps for one question:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -104,6 +106,12 @@ class Retriever:
 
     def __post_init__(self) -> None:
         self.expansions = load_expansions()
+        # `kb train` may have chosen fusion weights for this knowledge base
+        tuned = self.kb.home / "fusion.json"
+        if tuned.exists():
+            with contextlib.suppress(ValueError, AttributeError):
+                chosen = json.loads(tuned.read_text())
+                self.weights.update({k: float(v) for k, v in chosen.items() if k in self.weights})
 
     # --- signals ----------------------------------------------------------------------------------
     def citation_hits(self, query: str) -> list[str]:

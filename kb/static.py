@@ -76,7 +76,7 @@ class StaticModel:
         return cls(vocab=vocab, vectors=vectors, name=name)
 
 
-def build_vocab(token_lists: Iterable[Sequence[str]], min_count: int = 2, max_size: int = 60000) -> Counter[str]:
+def build_vocab(token_lists: Iterable[Sequence[str]], min_count: int = 2, max_size: int = 30000) -> Counter[str]:
     counts: Counter[str] = Counter()
     for tokens in token_lists:
         counts.update(tokens)

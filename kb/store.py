@@ -464,7 +464,20 @@ class KnowledgeBase:
         from kb.embeddings import embedder_name
 
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in embedder_name(self.embedder))
+        if self._chroma_url:
+            # A server holds the collections of many knowledge bases: name ours by this KB's id.
+            return f"kb-{self.kb_id()}-{safe}"[:60]
         return f"kb-{safe}"[:60]
+
+    def kb_id(self) -> str:
+        """A random id given to this knowledge base when it was created (kept in its catalog)."""
+        kid = self.get_meta("kb_id")
+        if kid is None:
+            import uuid
+
+            kid = uuid.uuid4().hex[:12]
+            self.set_meta("kb_id", kid)
+        return kid
 
     @property
     def vectorstore(self) -> Any:
