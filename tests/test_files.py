@@ -69,7 +69,7 @@ def test_files_are_routed_to_the_parser_that_fits(tmp_path: Path) -> None:
 
 
 def test_missing_path_is_an_error_naming_it(tmp_path: Path) -> None:
-    [(origin, item)] = list(iter_path(tmp_path / "nope"))
+    [(_origin, item)] = list(iter_path(tmp_path / "nope"))
     assert isinstance(item, Exception) and "nope" in str(item)
 
 
