@@ -134,7 +134,8 @@ def train(
         r = [i for i, row in enumerate(rows) for _ in row]
         c = [j for row in rows for j in row]
         values = torch.ones(len(c))
-        return torch.sparse_coo_tensor(torch.tensor([r, c]), values, (len(rows), len(vocab))).coalesce()
+        shape = (len(rows), len(vocab))
+        return torch.sparse_coo_tensor(torch.tensor([r, c]), values, shape, check_invariants=False).coalesce()
 
     A = sparse(units)
     T0 = torch.tensor(base.vectors)

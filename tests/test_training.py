@@ -1,0 +1,79 @@
+"""`kb train`: fine-tuning the static embedder on (question, article) pairs, on a real small knowledge base."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb.retrieval import Retriever
+from kb.store import KnowledgeBase
+from kb.training import Pair, load_pairs, train
+
+QUESTIONS = [
+    ("商家把我的手机号卖给别人了", 10),
+    ("公司偷偷倒卖客户信息合法吗", 10),
+    ("我想查看公司存了我哪些个人信息", 45),
+    ("能不能要求app把我的信息复制给我", 45),
+    ("我要求删除个人信息对方不删怎么办", 47),
+    ("注销账号以后平台还留着我的资料", 47),
+    ("信息泄露了公司要通知我吗", 57),
+    ("数据被黑客偷走商家有什么义务", 57),
+    ("个人信息被泄露造成损失怎么赔", 69),
+    ("谁来证明公司有没有过错", 69),
+    ("很多人的信息被卖谁能去起诉", 70),
+    ("消费者协会能告倒卖信息的公司吗", 70),
+    ("处理敏感个人信息要单独同意吗", 29),
+    ("不满十四岁孩子的信息怎么处理", 31),
+]
+
+
+def pairs() -> list[Pair]:
+    return [Pair(q, "中华人民共和国个人信息保护法", n) for q, n in QUESTIONS] * 2
+
+
+def test_load_pairs_reads_both_shapes_and_filters_split(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    rows = [
+        {"question": "q1", "law": "中华人民共和国民法典", "article": "第一千零三十四条"},
+        {"question": "q2", "stard_split": "train", "gold": [{"law": "刑法", "article_no": "第二百五十三条之一"}]},
+        {"question": "q3", "stard_split": "dev", "gold": [{"law": "刑法", "article_no": "第二条"}]},
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert load_pairs(path) == [Pair("q1", "中华人民共和国民法典", 1034), Pair("q2", "刑法", 253, 1),
+                                Pair("q3", "刑法", 2)]
+    assert [p.question for p in load_pairs(path, split="train")] == ["q2"]
+    path.write_text("not json\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"pairs.jsonl:1"):
+        load_pairs(path)
+
+
+def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase, tmp_path: Path) -> None:
+    home = tmp_path / "kb"
+    shutil.copytree(small_kb.home, home)
+    kb = KnowledgeBase(home)
+    before = kb.static_model(None)
+    assert before is not None and kb.static_index() is not None
+    report = train(kb, pairs(), epochs=3, progress=False)
+    assert report.usable == len(QUESTIONS) * 2 and report.epochs >= 1
+    assert (home / "static-trained" / "vectors.npy").exists()
+    assert json.loads((home / "fusion.json").read_text())["static"] > 0
+
+    reopened = KnowledgeBase(home)
+    trained = reopened.static_model(None)
+    assert trained.name.startswith("static-trained") and trained.name != before.name
+    assert trained.vectors.shape == before.vectors.shape
+    assert reopened.static_index() is not None  # rebuilt with the trained table
+    retriever = Retriever(reopened)
+    assert retriever.weights["static"] == report.static_weight
+    hits = retriever.search("商家把我的手机号卖给别人了", k=10)
+    assert hits and "static" in {s for h in hits for s in h.signals}
+
+
+def test_too_few_usable_pairs_is_an_error(small_kb: KnowledgeBase, tmp_path: Path) -> None:
+    home = tmp_path / "kb"
+    shutil.copytree(small_kb.home, home)
+    with pytest.raises(ValueError, match="usable pairs"):
+        train(KnowledgeBase(home), [Pair("q", "不存在的法", 1)], epochs=1, progress=False)
