@@ -105,7 +105,6 @@ class KnowledgeBase:
         self.home = Path(home) if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.today = today
-        self.static = static_enabled() if static is None else static  # the static embedder index
         self._embedder = embedder
         self._chroma_url = chroma_url if chroma_url is not None else os.environ.get("KB_CHROMA_URL")
         self._local = threading.local()
@@ -120,6 +119,11 @@ class KnowledgeBase:
         self._validity_generation = -1
         with self._conn() as conn:
             conn.executescript(SCHEMA)
+        # Whether this KB keeps a static-embedding index: an explicit choice is remembered by the KB itself.
+        if static is not None:
+            self.set_meta("static", "1" if static else "0")
+        stored = self.get_meta("static")
+        self.static = static_enabled() if stored is None else stored == "1"
 
     # --- SQLite -----------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
