@@ -25,7 +25,7 @@ from kb.store import KnowledgeBase
 
 DATA_DIR = Path(__file__).parent / "data"
 RRF_K = 60
-WEIGHTS = {"dense": 2.0, "static": 0.3, "bm25": 1.0, "bm25x": 0.5, "cite": 10.0}
+WEIGHTS = {"dense": 2.0, "static": 0.3, "bm25": 1.0, "bm25x": 0.5, "playbook": 1.0, "cite": 10.0}
 CANDIDATES = 100
 VALIDITY_ORDER = {"现行有效": 0, "未知": 1, "尚未生效": 2, "已被修改": 3, "已废止": 4}
 COURT_LEVELS = ("最高", "高级", "中级", "基层")
@@ -124,6 +124,35 @@ class Retriever:
             ids.extend(c for c in verified.chunk_ids if c not in ids)
         return ids
 
+    def playbook_hits(self, query: str) -> list[str]:
+        """Articles our remedies playbooks cite for the situation the question describes (when one clearly
+        matches): curated lay→legal knowledge, as one more ranked list."""
+        from kb.answer import PlaybookIndex, confident
+        from kb.citations import parse_citation, verify_citation
+        from kb.playbooks import load_playbooks
+
+        if getattr(self, "_playbooks", None) is None:
+            self._playbooks = PlaybookIndex(load_playbooks(), self.kb.tokenizer.tokens)
+        ranked = self._playbooks.rank(query)
+        if not ranked or not confident(ranked):
+            return []
+        playbook = ranked[0].playbook
+        cache = getattr(self, "_playbook_ids", None)
+        if cache is None or cache[0] != self.kb.generation():
+            cache = self._playbook_ids = (self.kb.generation(), {})
+        if playbook.id not in cache[1]:
+            names = self.kb.law_names()
+            ids: list[str] = []
+            for cite in [*playbook.citations(), *playbook.optional_citations()]:
+                citation = parse_citation(cite.replace("〈", "《").replace("〉", "》"), names)
+                if citation is None:
+                    continue
+                verified = verify_citation(citation, self.kb, names)
+                if verified.status == "exists":
+                    ids.extend(c for c in verified.chunk_ids[:1] if c not in ids)
+            cache[1][playbook.id] = ids
+        return list(cache[1][playbook.id])
+
     def _mask(self, filters: SearchFilters) -> np.ndarray | None:
         if not filters.source_types:
             return None
@@ -150,6 +179,8 @@ class Retriever:
         # Expanded words get a list of their own: mixed into the original query they dilute its top ranks.
         if "bm25x" in on and expanded != query:
             lists["bm25x"] = [cid for cid, _ in lexical.search(expanded, self.candidates, mask)]
+        if "playbook" in on:
+            lists["playbook"] = self.playbook_hits(query)
         static = self.kb.static_index() if "static" in on else None
         if static is not None:
             vector = self.kb.static_model(None).encode_tokens([tokens])[0]

@@ -1,0 +1,57 @@
+"""Choose the fusion weights on STARD *train*: `python -m evals.tune_fusion [--home KB] [--limit N]`.
+
+Each signal's ranked list is computed once per question; every weight combination of the grid is then
+fused offline and scored (R@10 first, MRR@10 to break ties). Prints the best combinations; the chosen
+weights go into kb/retrieval.py's WEIGHTS by hand (dev is never looked at here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+from evals.common import STARD, Retrieved, load_dataset, metrics, print_table
+from kb.retrieval import Retriever, SearchFilters
+from kb.store import KnowledgeBase, default_home
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.tune_fusion")
+    parser.add_argument("--home", default=None)
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    kb = KnowledgeBase(args.home or default_home())
+    retriever = Retriever(kb)
+    questions = load_dataset(STARD, "train", "national")[: args.limit]
+    lists = [retriever.ranked_lists(q.question, SearchFilters()) for q in questions]
+    chunk_map = {}
+    for ranked in lists:
+        ids = list({cid for ids in ranked.values() for cid in ids} - chunk_map.keys())
+        chunk_map.update({c.chunk_id: c for c in kb.get_chunks(ids)})
+    grid = {"dense": (1.0, 2.0, 3.0), "static": (0.0, 0.3, 0.6), "bm25": (1.0,), "bm25x": (0.0, 0.5),
+            "playbook": (0.0, 0.5, 1.0)}
+    rows = []
+    for combo in itertools.product(*grid.values()):
+        retriever.weights.update(dict(zip(grid, combo, strict=True)))
+        runs = []
+        for q, ranked in zip(questions, lists, strict=True):
+            fused = retriever.fuse({k: v for k, v in ranked.items() if retriever.weights.get(k, 0) > 0})
+            seen, out = set(), []
+            for cid, _, _ in fused[:60]:
+                c = chunk_map.get(cid)
+                if c is None or (c.doc_id, c.article) in seen:
+                    continue
+                seen.add((c.doc_id, c.article))
+                out.append(Retrieved(c.title, c.article_no, c.article_suffix, c.case_id))
+            runs.append((q, out))
+        m = metrics(runs, ks=(5, 10))
+        rows.append({**dict(zip(grid, combo, strict=True)), **m})
+    rows.sort(key=lambda r: (-r["R@10"], -r["MRR@10"]))
+    print(f"STARD train, {len(questions)} questions, KB {kb.home}")
+    print_table(rows[:12], [*grid, "R@5", "R@10", "MRR@10"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
