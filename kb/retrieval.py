@@ -150,7 +150,14 @@ class Retriever:
                 verified = verify_citation(citation, self.kb, names)
                 if verified.status == "exists":
                     ids.extend(c for c in verified.chunk_ids[:1] if c not in ids)
-            cache[1][playbook.id] = ids
+            # The playbook's precedents (their holding) take every other place among its articles.
+            cases = [chunks[0].chunk_id for case_id in playbook.cases if (chunks := self.kb.case_chunks(case_id))]
+            mixed: list[str] = []
+            for i, cid in enumerate(ids):
+                mixed.append(cid)
+                if i < len(cases):
+                    mixed.append(cases[i])
+            cache[1][playbook.id] = mixed + cases[len(ids):]
         return list(cache[1][playbook.id])
 
     def _mask(self, filters: SearchFilters) -> np.ndarray | None:
