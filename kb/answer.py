@@ -459,6 +459,9 @@ class Composer:
                  playbooks: Sequence[Playbook] | None = None):
         self.kb = kb
         self.retriever = retriever or Retriever(kb)
+        # The composer matches playbooks itself and wants retrieval's own view beside them: the playbook
+        # signal of search would only echo the playbook back and crowd out other provisions.
+        self.retriever.weights["playbook"] = 0.0
         self.playbooks = list(playbooks) if playbooks is not None else load_playbooks()
         self.store = EvidenceStore(kb)
         self._index: PlaybookIndex | None = None
