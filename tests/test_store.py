@@ -291,7 +291,9 @@ def test_fill_dense_removes_vectors_not_in_the_catalog(kb: KnowledgeBase) -> Non
     assert kb.dense_status() == (len(TEXTS), len(TEXTS))
 
 
-def test_fill_dense_embeds_identical_texts_once(tmp_path: Path, embedder: Embeddings) -> None:
+def test_fill_dense_embeds_identical_texts_once(tmp_path: Path, embedder: Embeddings,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KB_EMBED_CACHE", raising=False)  # it counts model calls: a cache of its own
     calls: list[int] = []
 
     class Counting(Embeddings):
