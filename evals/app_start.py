@@ -35,7 +35,7 @@ while not at.chat_input:          # first start: the app shows build progress un
     at.run()
 t_ready = time.monotonic() - t0
 at.chat_input[0].set_value(sys.argv[2]).run()
-answered = any("[1]" in m.markdown for msg in at.chat_message for m in msg.markdown)
+answered = any("[1]" in md.value for msg in at.chat_message for md in msg.markdown)
 t_answer = time.monotonic() - t0
 print(json.dumps({"ready_s": round(t_ready, 1), "first_answer_s": round(t_answer, 1), "answered": answered,
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
