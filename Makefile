@@ -32,6 +32,7 @@ run: kb
 ## The tests (default suite, < 15 min on 2 cores)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 # exit code 5 = no test collected: fine for an optional marker suite

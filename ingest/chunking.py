@@ -109,13 +109,13 @@ def chunk_legal_document(doc: LegalDocument, max_chars: int = MAX_ARTICLE_CHARS)
     preamble = doc.preamble.strip()
     if preamble and (not doc.articles or len(preamble) >= 30):
         paragraphs = [p.strip() for p in preamble.split("\n") if p.strip()]
-        units = [u for p in paragraphs for u in (split_long_paragraph(p, max_chars) if len(p) > max_chars else [p])]
-        groups = pack(units, max_chars, sep="\n")
+        pieces = [u for p in paragraphs for u in (split_long_paragraph(p, max_chars) if len(p) > max_chars else [p])]
+        groups = pack(pieces, max_chars, sep="\n")
         for part, group in enumerate(groups, start=1):
             chunks.append(
                 Chunk(
                     chunk_id=chunk_id(doc.doc_id, "正文" if not doc.articles else "序言", part),
-                    text="\n".join(units[i] for i in group),
+                    text="\n".join(pieces[i] for i in group),
                     section="正文" if not doc.articles else "序言",
                     part=part,
                     parts=len(groups),

@@ -41,7 +41,9 @@ def user_document(text: str, path: Path, doc_id: str) -> CaseDocument:
     paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
     title = paragraphs[0][:80] if paragraphs else path.stem
     body = paragraphs[1:] if len(paragraphs) > 1 else paragraphs
-    sections, current, size = [], [], 0
+    sections: list[CaseSection] = []
+    current: list[str] = []
+    size = 0
     for p in body:
         if current and size + len(p) > 1200:
             sections.append(CaseSection(f"第{len(sections) + 1}部分", "\n".join(current)))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ingest.chunking import chunk_case_document, chunk_legal_document
 from ingest.validity import repeal_records
@@ -115,7 +116,8 @@ class Progress:
     """A minimal progress line on stderr (tqdm when available, plain otherwise)."""
 
     def __init__(self, desc: str, enabled: bool = True):
-        self.desc, self.enabled, self._bar = desc, enabled, None
+        self.desc, self.enabled = desc, enabled
+        self._bar: Any = None
         self._last = 0.0
 
     def __call__(self, done: int, total: int) -> None:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,7 @@ class Retriever:
         playbook = ranked[0].playbook
         cache = getattr(self, "_playbook_ids", None)
         if cache is None or cache[0] != self.kb.generation():
-            cache = self._playbook_ids = (self.kb.generation(), {})
+            cache = self._playbook_ids = (self.kb.generation(), {})  # type: ignore[var-annotated]
         if playbook.id not in cache[1]:
             names = self.kb.law_names()
             ids: list[str] = []
@@ -157,7 +158,7 @@ class Retriever:
                 mixed.append(cid)
                 if i < len(cases):
                     mixed.append(cases[i])
-            cache[1][playbook.id] = mixed + cases[len(ids):]
+            cache[1][playbook.id] = mixed + cases[len(ids) :]
         return list(cache[1][playbook.id])
 
     def _mask(self, filters: SearchFilters) -> np.ndarray | None:
@@ -193,7 +194,7 @@ class Retriever:
             vector = self.kb.static_model(None).encode_tokens([tokens])[0]
             lists["static"] = [cid for cid, _ in static.search(vector, self.candidates, mask)]
         if "dense" in on and self.use_dense and self.kb.dense_available():
-            where = None
+            where: dict[str, Any] | None = None
             if len(filters.source_types) == 1:
                 where = {"source_type": filters.source_types[0]}
             elif filters.source_types:

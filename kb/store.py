@@ -278,7 +278,21 @@ class KnowledgeBase:
             )
             .fetchall()
         )
-        return [DocRecord(*r[:8], repeals=json.loads(r[8] or "{}"), collection=r[9]) for r in rows]
+        return [
+            DocRecord(
+                doc_id=r[0],
+                source_type=r[1],
+                doc_type=r[2],
+                title=r[3],
+                short_title=r[4],
+                published=r[5],
+                effective=r[6],
+                source=r[7],
+                repeals=json.loads(r[8] or "{}"),
+                collection=r[9],
+            )
+            for r in rows
+        ]
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         return list(self.iter_chunks("WHERE doc_id = ?", (doc_id,)))

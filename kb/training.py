@@ -183,7 +183,7 @@ def train(
         vocab=dict(vocab), vectors=best_table.numpy().astype(np.float32), name=f"static-trained-{len(examples)}-{seed}"
     )
     trained.save(kb.home / "static-trained")
-    kb._static_model = None  # pick up the trained table; the static index rebuilds on next use
+    kb._static_model = None  # type: ignore[assignment]  # pick up the trained table; the static index rebuilds on next use
     report.static_weight = choose_static_weight(kb, [p for _, _, p in hold])
     (kb.home / "fusion.json").write_text(json.dumps({"static": report.static_weight}), encoding="utf-8")
     return report
