@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.lawnames import clean_title, short_title
-from kb.numerals import parse_cn_number
+from kb.numerals import find_article_ref
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 STARD = SHARED / "evals" / "stard" / "stard_lecoqa_queries.jsonl"
@@ -47,18 +47,9 @@ def law_match_key(title: str) -> str:
     return re.sub(r"[\s《》〈〉（）()、，,]", "", t)
 
 
-_ART = re.compile(r"第([零〇一二两三四五六七八九十百千万\d]+)条(?:之([一二三四五六七八九十]+))?")
-
-
 def parse_article(label: str | int | None) -> tuple[int | None, int]:
-    if label is None:
-        return None, 0
-    if isinstance(label, int):
-        return label, 0
-    m = _ART.search(str(label))
-    if not m:
-        return None, 0
-    return parse_cn_number(m.group(1)), parse_cn_number(m.group(2)) if m.group(2) else 0
+    found = find_article_ref(label)
+    return found if found else (None, 0)
 
 
 def load_dataset(path: Path, split: str | None = None, scope: str = "national") -> list[Question]:

@@ -7,8 +7,31 @@
 
 from __future__ import annotations
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "两": 2, "贰": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
-           "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
+import re
+
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "壹": 1,
+    "二": 2,
+    "两": 2,
+    "贰": 2,
+    "三": 3,
+    "叁": 3,
+    "四": 4,
+    "肆": 4,
+    "五": 5,
+    "伍": 5,
+    "六": 6,
+    "陆": 6,
+    "七": 7,
+    "柒": 7,
+    "八": 8,
+    "捌": 8,
+    "九": 9,
+    "玖": 9,
+}
 _UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 CN_NUMERAL_CHARS = "".join(_DIGITS) + "".join(_UNITS) + "万"
@@ -85,3 +108,16 @@ def article_label(number: int, suffix: int = 0) -> str:
     """第N条, or 第N条之M for inserted articles (刑法第二百五十三条之一)."""
     label = f"第{format_cn_number(number)}条"
     return f"{label}之{format_cn_number(suffix)}" if suffix else label
+
+
+_ARTICLE_REF = re.compile(r"第([零〇一二两三四五六七八九十百千万\d０-９]+)条(?:之([一二三四五六七八九十]+))?")
+
+
+def find_article_ref(value: object) -> tuple[int, int] | None:
+    """The first 第N条(之M) in `value` as (N, M); an int is taken as N. None when there is none."""
+    if isinstance(value, int):
+        return value, 0
+    m = _ARTICLE_REF.search(str(value or ""))
+    if not m:
+        return None
+    return parse_cn_number(m.group(1)), parse_cn_number(m.group(2)) if m.group(2) else 0

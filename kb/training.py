@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from kb.numerals import parse_cn_number
+from kb.numerals import find_article_ref
 from kb.static import StaticModel
 from kb.store import KnowledgeBase
-
-_ART = re.compile(r"第([零〇一二两三四五六七八九十百千万\d]+)条(?:之([一二三四五六七八九十]+))?")
 
 
 @dataclass(frozen=True)
@@ -46,15 +43,6 @@ class TrainReport:
     history: list[float] = field(default_factory=list)
 
 
-def _article(value: object) -> tuple[int, int] | None:
-    if isinstance(value, int):
-        return value, 0
-    m = _ART.search(str(value or ""))
-    if not m:
-        return None
-    return parse_cn_number(m.group(1)), parse_cn_number(m.group(2)) if m.group(2) else 0
-
-
 def load_pairs(path: Path, split: str | None = None) -> list[Pair]:
     """Read training pairs; a malformed line raises ValueError naming the file and line.
 
@@ -70,7 +58,7 @@ def load_pairs(path: Path, split: str | None = None) -> list[Pair]:
                 continue
             golds = row.get("gold", [row])
             for g in golds:
-                art = _article(g.get("article") or g.get("article_no"))
+                art = find_article_ref(g.get("article") or g.get("article_no"))
                 if art and g.get("law"):
                     pairs.append(Pair(row["question"], g["law"], *art))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
