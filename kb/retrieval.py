@@ -254,9 +254,12 @@ class Retriever:
 
 
 def unit_key(chunk: Chunk) -> tuple[str, ...]:
-    """Parts of one article (or one case section) are one unit of retrieval."""
+    """Parts of one article are one unit of retrieval; a court case is one unit (its best-matching section
+    stands for it, so one case never fills several places of a result list)."""
     if chunk.article:
         return (chunk.doc_id, chunk.article)
+    if chunk.source_type == "case":
+        return (chunk.doc_id,)
     if chunk.section:
         return (chunk.doc_id, chunk.section)
     return (chunk.doc_id, "", str(chunk.part))
