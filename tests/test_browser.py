@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers import free_port, wait_until_healthy
 
 from kb.store import KnowledgeBase
 
@@ -28,11 +27,6 @@ DOC_SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SEED = "宝宝刚出生就接到影楼的推销电话，对方知道孩子的出生日期和我们的电话，是有人卖了我们的信息吗？我该怎么办？"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +59,7 @@ def app_url(small_kb: KnowledgeBase, tmp_path_factory: pytest.TempPathFactory) -
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start (exit {proc.poll()})")
-            time.sleep(0.5)
+        wait_until_healthy(f"{url}/_stcore/health", proc, "streamlit")
         yield url
     finally:
         proc.terminate()
