@@ -14,7 +14,7 @@ import argparse
 import math
 from collections import Counter
 
-from evals.common import STARD, load_dataset, parse_article
+from evals.common import STARD, load_dataset
 from kb.retrieval import Retriever
 from kb.store import KnowledgeBase, default_home
 
@@ -63,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     scored.sort(reverse=True)
     for score, n, qt, at in scored[: args.top]:
         print(f"{qt}\t{at}\t{n}\t{score:.1f}")
-    _ = parse_article  # the dataset loader already parsed article numbers
     return 0
 
 

@@ -10,7 +10,7 @@ from kb.store import KnowledgeBase
 
 def link_citations(doc: CaseDocument, kb: KnowledgeBase) -> CaseDocument:
     """Return `doc` with `cites` = the formatted citations of every article it cites that the store holds."""
-    from kb.citations import format_citation, parse_citations, verify_citation
+    from kb.citations import article_key, parse_citations, verify_citation
 
     names = kb.law_names()
     found: list[str] = []
@@ -20,7 +20,7 @@ def link_citations(doc: CaseDocument, kb: KnowledgeBase) -> CaseDocument:
             continue
         verified = verify_citation(citation, kb, names)
         if verified.status in ("exists", "other_version") and verified.title:
-            key = format_citation(replace(citation, law=verified.title, paragraph=None, item=None))
+            key = article_key(verified)
             if key not in found:
                 found.append(key)
     return replace(doc, cites=tuple(found))

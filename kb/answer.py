@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from kb.citations import article_key as citation_article_key
 from kb.citations import format_citation, parse_citations, verify_citation
 from kb.conversation import FollowUp, Turn, follow_up_context
 from kb.lexical import STOPWORDS
@@ -718,8 +719,7 @@ class Renderer:
         return "".join(kept)
 
     def _evidence_for_verified(self, v: VerifiedCitation) -> Evidence | None:
-        article = format_citation(replace(v.citation, law=v.title or v.citation.law, paragraph=None, item=None)) \
-            if not v.citation.case_id else v.display
+        article = citation_article_key(v) if not v.citation.case_id else v.display
         ev = self._by_display.get(article)
         if ev is None:
             ev = self.c.store.evidence_for(v)

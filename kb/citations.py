@@ -630,3 +630,10 @@ def verify_text(text: str, catalog: ArticleCatalog, names: LawNameIndex | None =
     verifier = _Verifier(catalog, names)
     index = names if names is not None else verifier.own_index
     return [verifier.verify(c) for c in parse_citations(text, index)]
+
+
+def article_key(v: VerifiedCitation) -> str:
+    """The article a verified citation points to, formatted without 款/项: 《title》第N条. It keys the
+    `cites` links between cases and articles, and the evidence of an answer."""
+    c = v.citation
+    return format_citation(replace(c, law=v.title or c.law, paragraph=None, item=None))

@@ -97,9 +97,7 @@ def cmd_article(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def cmd_citing(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from kb.citations import format_citation, parse_citation, verify_citation
+    from kb.citations import article_key, parse_citation, verify_citation
 
     names = kb.law_names()
     citation = parse_citation(args.citation, names)
@@ -107,7 +105,7 @@ def cmd_citing(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         print(f"not an article citation: {args.citation}", file=sys.stderr)
         return 2
     verified = verify_citation(citation, kb, names)
-    key = format_citation(replace(citation, law=verified.title or citation.law, paragraph=None, item=None))
+    key = article_key(verified)
     chunks = kb.chunks_citing(key)
     cases: dict[str, Any] = {}
     for c in chunks:

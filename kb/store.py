@@ -422,20 +422,20 @@ class KnowledgeBase:
         cached = getattr(self, "_static_model", None)
         if cached is not None and corpus_tokens is None:
             return cached
+        counts = build_vocab(corpus_tokens) if corpus_tokens is not None else None
         for name in ("static-trained", "static-distilled"):
             model = StaticModel.load(self.home / name)
             if model is not None and (
-                name == "static-trained" or corpus_tokens is None or not self._vocab_grew(model, corpus_tokens)
+                name == "static-trained" or counts is None or not self._vocab_grew(model, counts)
             ):
                 self._static_model = model
                 return model
-        if corpus_tokens is None:
+        if counts is None:
             return None
         from ingest.pipeline import Progress
         from kb.embeddings import CachedEmbeddings, embedder_name
 
         teacher = CachedEmbeddings(self.embedder, self.embedding_cache_path, batch_size=256)
-        counts = build_vocab(corpus_tokens)
         model = distill(
             counts,
             teacher,
@@ -447,11 +447,8 @@ class KnowledgeBase:
         return model
 
     @staticmethod
-    def _vocab_grew(model: Any, corpus_tokens: list[list[str]]) -> bool:
+    def _vocab_grew(model: Any, counts: Any) -> bool:
         """A corpus with many frequent tokens the table lacks (new document kinds) gets a new table."""
-        from kb.static import build_vocab
-
-        counts = build_vocab(corpus_tokens)
         missing = sum(1 for t in counts if t not in model.vocab)
         return missing > 0.1 * max(1, len(counts))
 
