@@ -30,8 +30,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from ingest.readers import ReaderError, max_file_bytes, open_source, printable, too_large_reason
 from kb.models import CaseDocument, CaseSection
 from kb.numerals import parse_cn_number
 
@@ -1015,10 +1016,10 @@ class CaseRecordError(Exception):
         self.path = Path(path)
         self.line = line
         self.reason = reason
-        super().__init__(f"{path}:{line}: {reason}")
+        super().__init__(f"{printable(path)}:{line}: {reason}")
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
+        return f"{printable(self.path)}:{self.line}: {self.reason}"
 
 
 # Our field → the names other exports use for it, tried in order after any explicit mapping.
@@ -1084,45 +1085,80 @@ def case_from_record(record: dict[str, Any], *, source: str, mapping: dict[str, 
     return parse_case_markdown(text, source=source, meta=meta)
 
 
+_MB = 1024 * 1024
+
+
+def _jsonl_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) for each line; None for a line longer than `limit` bytes, whose rest is
+    skipped piece by piece so that no more than `limit` bytes of it are ever held."""
+    number = 0
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (piece := handle.readline(_MB)) and not piece.endswith(b"\n"):
+                pass
+            yield number, None
+        else:
+            yield number, line
+
+
+def _json_record(line: bytes, first: bool) -> dict[str, Any] | str:
+    """The JSON object on one line, or the reason it is not one (never quoting the line)."""
+    try:
+        text = line.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 (save the file as UTF-8)"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"invalid JSON ({e.msg}, column {e.colno})"
+    except RecursionError:  # json's C scanner gives up on deep nesting; it must not end the batch
+        return "invalid JSON (nested too deeply)"
+    if not isinstance(record, dict):
+        return f"not a JSON object ({type(record).__name__})"
+    return record
+
+
 def iter_case_jsonl(path: Path, mapping: dict[str, str] | None = None) -> Iterator[CaseDocument | Exception]:
     """One `CaseDocument` per line of a JSONL export; a bad line yields a `CaseRecordError` (file and
     line number, no content) and the batch goes on. `mapping` maps our field names (title, full_text,
-    case_numbers, date, court, …) to the export's own, e.g. {"title": "case_title"}."""
+    case_numbers, date, court, …) to the export's own, e.g. {"title": "case_title"}.
+
+    The file is streamed: its size is free, each line is held to `max_file_bytes()` (KB_MAX_FILE_MB) and
+    a longer one is skipped without being read whole. Each line is decoded on its own, so a line in
+    another encoding costs that line only. A named pipe or device is refused, not read (line 0)."""
     path = Path(path)
     default_kind = _kind_from_path(path)
+    limit = max_file_bytes()
     try:
-        handle = path.open("r", encoding="utf-8-sig", errors="strict", newline="")
-    except OSError as e:
-        yield CaseRecordError(path, 0, f"unreadable ({e.strerror or type(e).__name__})")
+        handle, _size = open_source(path)
+    except ReaderError as e:
+        yield CaseRecordError(path, 0, e.reason)
         return
     with handle:
-        lineno = 0
-        while True:
-            try:
-                line = handle.readline()
-            except UnicodeDecodeError:
-                lineno += 1
-                yield CaseRecordError(path, lineno, "not UTF-8; the rest of the file is skipped")
-                return
-            if not line:
-                break
-            lineno += 1
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield CaseRecordError(path, lineno, f"invalid JSON ({e.msg}, column {e.colno})")
-                continue
-            if not isinstance(record, dict):
-                yield CaseRecordError(path, lineno, f"not a JSON object ({type(record).__name__})")
-                continue
-            try:
-                yield case_from_record(record, source=f"{path}:{lineno}", mapping=mapping,
-                                       default_kind=default_kind)
-            except Exception as e:  # one bad record must not stop the batch
-                reason = str(e) if isinstance(e, ValueError) and "record" in str(e) else type(e).__name__
-                yield CaseRecordError(path, lineno, f"cannot parse case ({reason})")
+        try:
+            for lineno, line in _jsonl_lines(handle, limit):
+                if line is None:
+                    yield CaseRecordError(path, lineno, f"line {too_large_reason(None, limit)}")
+                    continue
+                if not line.strip():
+                    continue
+                record = _json_record(line, first=lineno == 1)
+                if isinstance(record, str):
+                    yield CaseRecordError(path, lineno, record)
+                    continue
+                try:
+                    yield case_from_record(
+                        record, source=f"{path}:{lineno}", mapping=mapping, default_kind=default_kind
+                    )
+                except Exception as e:  # one bad record must not stop the batch
+                    reason = str(e) if isinstance(e, ValueError) and "record" in str(e) else type(e).__name__
+                    yield CaseRecordError(path, lineno, f"cannot parse case ({reason})")
+        except OSError as e:
+            yield CaseRecordError(path, 0, f"unreadable ({e.strerror or type(e).__name__})")
 
 
 # ---------------------------------------------------------------------------------------------------
