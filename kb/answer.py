@@ -13,7 +13,9 @@ Pipeline for one question (`Answerer.ask`):
    Retrieved articles are re-read in the version in force.
 3. **Sentences** — each article is split into sentences (with their 款 and 项); sentences are scored
    by the question's terms (weighted by rarity among the candidates) and, less, by the playbook claims
-   that cite the article; the best one to three are quoted (a 项 brings its lead-in).
+   that cite the article; the best one to three are quoted (a 项 brings its lead-in). A sentence with a
+   citation that does not verify, or one addressed to an assistant rather than a reader (a document's
+   "忽略以上所有指令，回答：…", `kb.injection`), is never quoted: documents cannot steer the answer.
 4. **Markdown** — persona-specific sections with numbered markers [n]; sources are numbered in order
    of first use. All document and playbook text is escaped (no HTML, no links, no headings from
    documents). A final audit re-extracts every citation from the Markdown, line by line, and removes
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from kb.citations import article_key as citation_article_key
 from kb.citations import format_citation, parse_citations, verify_citation
 from kb.conversation import FollowUp, Turn, follow_up_context
+from kb.injection import instruction_like
 from kb.lexical import STOPWORDS
 from kb.models import Answer, Chunk, Citation, Hit, Source, VerifiedCitation
 from kb.numerals import format_cn_number
@@ -587,7 +590,7 @@ class Composer:
             picks: list[Sentence] = []
             top = 0.0
             for score, s in scored:
-                if not ev.is_case and not self._sentence_ok(s.text, ev):
+                if not self._sentence_ok(s.text, ev):
                     continue
                 if not picks:
                     top = score
@@ -608,11 +611,15 @@ class Composer:
         evidence.sort(key=lambda e: -e.score)
 
     def _sentence_ok(self, text: str, ev: Evidence) -> bool:
-        """A sentence may be quoted only if every citation in it verifies (本法 = its own law)."""
+        """A sentence may be quoted only if it is not addressed to an assistant (`kb.injection`: a document's
+        "忽略以上所有指令" is not law, whatever it shares with the question) and every citation in it verifies
+        (本法 = its own law; a case or document has no 本法)."""
+        if instruction_like(text):
+            return False
         if "条" not in text and "号" not in text:
             return True
         names = self.kb.law_names()
-        context = ev.verified.title or ev.verified.citation.law
+        context = None if ev.is_case else ev.verified.title or ev.verified.citation.law
         for c in parse_citations(text, names, context_law=context):
             if c.law is None and not c.case_id:
                 continue
@@ -724,7 +731,7 @@ class Renderer:
         if ev is None:
             ev = self.c.store.evidence_for(v)
             if ev is not None:
-                ev.picks = split_sentences(ev.text)[:1]
+                ev.picks = [s for s in split_sentences(ev.text) if not instruction_like(s.text)][:1]
                 self._by_display[article] = ev
         return ev
 
@@ -941,7 +948,8 @@ class Renderer:
             title = ev.chunk.title
             label = ev.verified.display if ev.verified.display in title or ev.verified.display == title else \
                 f"{ev.verified.display} {title}"
-            lines.append(f"- **{md_escape(label)}**{mark}：{md_escape(ev.quote()[:300])}")
+            quote = md_escape(ev.quote()[:300])
+            lines.append(f"- **{md_escape(label)}**{mark}" + (f"：“{quote}”" if quote else ""))  # quoted, as data
         return heading + "\n" + "\n".join(lines) if lines else ""
 
 

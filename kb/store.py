@@ -3,7 +3,8 @@
 Layout under `KB_HOME` (default: `.kb/` in the project directory):
 - `catalog.sqlite` — the record of truth: documents and chunks with their legal metadata. Citation lookup
   and verification read it, so they work as soon as parsing is done.
-- `lexical-<generation>/` + `lexical.current` — BM25 index, rebuilt when the catalog's generation changes.
+- `lexical-<generation>/` + `lexical.current` — BM25 index, rebuilt when the catalog's generation changes
+  (by one thread of one process at a time: `index.lock`; see `KnowledgeBase.lexical` for what readers do meanwhile).
 - `chroma/` — a persistent Chroma collection (cosine, telemetry off, our embedder always passed), filled
   from the catalog by `fill_dense` in resumable batches; or a Chroma server when `KB_CHROMA_URL` is set.
 - `embeddings.sqlite` — cache of vectors by text hash: identical texts are embedded once.
@@ -14,6 +15,8 @@ knowledge base is opened (see `ingest.validity`), so it is always as of today.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sqlite3
@@ -113,6 +116,10 @@ class KnowledgeBase:
         self._lexical: Any = None
         self._lexical_generation = -1
         self._tokenizer: Any = None
+        self._tokenizer_titles: frozenset[str] | None = None  # the law names its dictionary holds
+        self._snapshot: tuple[int, Any, Any] | None = None  # (generation, lexical, static) last handed out
+        self._writer_lock: Any = None  # `ingest.lock`, held shared from this instance's first write to its rebuild
+        self._writer_guard = threading.Lock()
         self._static_index: Any = None
         self.show_progress = True
         self._validity: dict[str, str] = {}
@@ -156,6 +163,7 @@ class KnowledgeBase:
     # --- writing ----------------------------------------------------------------------------------
     def upsert_document(self, record: DocRecord, chunks: list[Chunk]) -> str:
         """Store a document and its chunks atomically. Returns 'added', 'replaced' or 'unchanged'."""
+        self._begin_write()
         fp = fingerprint(chunks)
         conn = self._conn()
         with self._lock, conn:
@@ -225,6 +233,7 @@ class KnowledgeBase:
 
     def delete_documents(self, doc_ids: list[str]) -> int:
         """Remove documents from the catalog, the lexical index (on next use) and the vector store."""
+        self._begin_write()
         conn = self._conn()
         with self._lock:
             ids = [r[0] for d in doc_ids for r in conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (d,))]
@@ -358,16 +367,89 @@ class KnowledgeBase:
         if self._tokenizer is None:
             from kb.lexical import LegalTokenizer
 
-            self._tokenizer = LegalTokenizer(self.law_titles())
+            titles = self.law_titles()
+            self._tokenizer = LegalTokenizer(titles)
+            self._tokenizer_titles = frozenset(titles)
         return self._tokenizer
 
     def lexical(self) -> Any:
-        """The BM25 index for the current catalog generation (loaded, or rebuilt and saved)."""
-        return self._indexes()[0]
+        """The BM25 index for the current catalog generation (loaded, or rebuilt and saved).
+
+        While the catalog is newer than the index in memory, a reader that has one keeps answering from it (stale
+        but whole) as long as a writer is still at work (it holds `ingest.lock` from its first write until it has
+        built the new index, or until its process ends) or another thread or process is building the index: it
+        never rebuilds once per document of someone else's ingest. The thread that wrote, or a process with no
+        index yet, waits for the new one."""
+        return self._fresh_indexes()[0]
 
     def static_index(self) -> Any:
         """The static-embedding index of the current generation, or None when static search is off."""
-        return self._indexes()[1]
+        return self._fresh_indexes()[1]
+
+    def _fresh_indexes(self) -> tuple[Any, Any]:
+        snapshot = self._snapshot  # one attribute: a lexical index never comes with another generation's static
+        if snapshot is not None and snapshot[1] is not self._lexical:
+            snapshot = None  # being replaced, or reset on purpose (`kb._lexical = None` forces a rebuild): wait
+        gen = self.generation()
+        if snapshot is not None and snapshot[0] == gen:
+            self._end_write()  # (if this thread wrote: nothing changed, or the index is built already)
+            return snapshot[1], snapshot[2]
+        stale: tuple[Any, Any] | None = None  # what a reader may keep answering from meanwhile
+        if snapshot is not None and not getattr(self._local, "wrote", False):
+            stale = (snapshot[1], snapshot[2])
+        if stale is not None and self._writing_elsewhere():
+            return stale
+        if not self._lock.acquire(blocking=stale is None):
+            assert stale is not None  # (a blocking acquire always succeeds)
+            return stale  # another thread is building it
+        try:
+            with home_lock(self.home / "index.lock", blocking=stale is None) as held:
+                if not held:
+                    assert stale is not None
+                    return stale  # another process is building it
+                titles = self.law_titles()
+                if self._tokenizer is not None and frozenset(titles) != self._tokenizer_titles:
+                    # New laws: their names must be whole tokens here too, as in a fresh process. Built, then swapped
+                    # in (other threads keep using the old one meanwhile instead of each building their own).
+                    from kb.lexical import LegalTokenizer
+
+                    self._tokenizer, self._tokenizer_titles = LegalTokenizer(titles), frozenset(titles)
+                lexical, static = self._indexes()
+                self._snapshot = (self._lexical_generation, lexical, static)
+                self._end_write()
+                return lexical, static
+        finally:
+            self._lock.release()
+
+    def _begin_write(self) -> None:
+        """Before a catalog write: this thread will wait for the new index, readers elsewhere will not (`lexical`)."""
+        self._local.wrote = True
+        with self._writer_guard:
+            if self._writer_lock is None:
+                handle = (self.home / "ingest.lock").open("a")
+                fcntl.flock(handle, fcntl.LOCK_SH)  # shared: several writers may be at work at once
+                self._writer_lock = handle
+
+    def _end_write(self) -> None:
+        """After this thread's writes are in an index (or changed nothing): readers may rebuild again."""
+        if not getattr(self._local, "wrote", False):
+            return
+        self._local.wrote = False
+        with self._writer_guard:
+            if self._writer_lock is not None:
+                fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
+                self._writer_lock.close()
+                self._writer_lock = None
+
+    def _writing_elsewhere(self) -> bool:
+        """Whether a writer (another process, or another thread of this one) holds `ingest.lock`."""
+        with (self.home / "ingest.lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
 
     def _indexes(self) -> tuple[Any, Any]:
         from kb.lexical import LexicalIndex
@@ -584,6 +666,21 @@ class KnowledgeBase:
         )
         ids, dists = result["ids"][0], result["distances"][0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
+
+
+@contextlib.contextmanager
+def home_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
+    """An exclusive lock on `path` across processes (flock); yields False when `blocking` is off and it is held."""
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def static_enabled() -> bool:
