@@ -98,9 +98,14 @@ _STOP_CHARS = frozenset("我你他她它们的了是在和与或及等这那也�
 
 def cjk_bigrams(text: str) -> set[str]:
     """Adjacent pairs of Chinese characters without function characters (我可, 那我 … say nothing)."""
-    return {text[i:i + 2] for i in range(len(text) - 1)
-            if _CJK.match(text[i]) and _CJK.match(text[i + 1])
-            and text[i] not in _STOP_CHARS and text[i + 1] not in _STOP_CHARS}
+    return {
+        text[i : i + 2]
+        for i in range(len(text) - 1)
+        if _CJK.match(text[i])
+        and _CJK.match(text[i + 1])
+        and text[i] not in _STOP_CHARS
+        and text[i + 1] not in _STOP_CHARS
+    }
 
 
 def term_set(text: str, tokenize: Any) -> set[str]:
@@ -178,6 +183,7 @@ def short_law(title: str) -> str:
 # Topic classification: retrieval over the playbooks
 # --------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TopicMatch:
     playbook: Playbook
@@ -226,8 +232,9 @@ class PlaybookIndex:
             s = self._bm25(query, kind, doc)
             if s > best.get((i, kind), 0.0):
                 best[(i, kind)] = s
-        return [sum(FIELD_WEIGHTS[k] * best.get((i, k), 0.0) for k in FIELD_WEIGHTS)
-                for i in range(len(self.playbooks))]
+        return [
+            sum(FIELD_WEIGHTS[k] * best.get((i, k), 0.0) for k in FIELD_WEIGHTS) for i in range(len(self.playbooks))
+        ]
 
     def votes(self, hits: Sequence[Hit]) -> list[float]:
         """Reciprocal-rank votes of the retrieved articles for the playbooks that cite them."""
@@ -246,8 +253,9 @@ class PlaybookIndex:
         """Playbooks by combined score, best first (all of them; callers apply thresholds)."""
         lex = self.lexical_scores(question)
         votes = self.votes(hits)
-        matches = [TopicMatch(pb, lex[i] + VOTE_WEIGHT * votes[i], lex[i], votes[i])
-                   for i, pb in enumerate(self.playbooks)]
+        matches = [
+            TopicMatch(pb, lex[i] + VOTE_WEIGHT * votes[i], lex[i], votes[i]) for i, pb in enumerate(self.playbooks)
+        ]
         return sorted(matches, key=lambda m: -m.score)
 
 
@@ -273,8 +281,12 @@ def choose_topics(ranked: Sequence[TopicMatch], follow: FollowUp | None = None) 
     top = ranked[0] if ranked and confident(ranked) else None
     if follow is not None and follow.is_follow_up and follow.playbook_id:
         prior = next((m for m in ranked if m.playbook.id == follow.playbook_id), None)
-        opens_other = (top is not None and top.playbook.id != follow.playbook_id and not follow.explicit
-                       and top.lexical >= 2 * MIN_TOPIC_SCORE)
+        opens_other = (
+            top is not None
+            and top.playbook.id != follow.playbook_id
+            and not follow.explicit
+            and top.lexical >= 2 * MIN_TOPIC_SCORE
+        )
         if prior is not None and not opens_other:
             return [prior]
     if top is None:
@@ -288,6 +300,7 @@ def choose_topics(ranked: Sequence[TopicMatch], follow: FollowUp | None = None) 
 # --------------------------------------------------------------------------------------------------
 # Evidence: verified articles, interpretations and cases
 # --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Evidence:
@@ -321,8 +334,16 @@ class Evidence:
         c = self.verified.citation
         if self.is_case:
             return self.verified.display
-        return format_citation(Citation(raw="", law=self.verified.title or c.law, article_no=c.article_no,
-                                        article_suffix=c.article_suffix, paragraph=paragraph, item=item))
+        return format_citation(
+            Citation(
+                raw="",
+                law=self.verified.title or c.law,
+                article_no=c.article_no,
+                article_suffix=c.article_suffix,
+                paragraph=paragraph,
+                item=item,
+            )
+        )
 
 
 def article_key(chunk: Chunk) -> tuple[str, ...]:
@@ -378,16 +399,19 @@ class EvidenceStore:
             article_level = v
         else:
             article_level = replace(v, citation=replace(v.citation, paragraph=None, item=None))
-            article_level = replace(article_level, display=format_citation(
-                replace(v.citation, law=v.title or v.citation.law, paragraph=None, item=None)))
+            article_level = replace(
+                article_level,
+                display=format_citation(replace(v.citation, law=v.title or v.citation.law, paragraph=None, item=None)),
+            )
         return Evidence(article_key(chunks[0]), chunks, article_level)
 
     def from_hit(self, hit: Hit) -> Evidence | None:
         """A retrieved article (re-read in the version in force) or case; None if it does not verify."""
         c = hit.chunk
         if c.article_no is not None:
-            v = self.verify(Citation(raw=c.citation, law=c.title, article_no=c.article_no,
-                                     article_suffix=c.article_suffix))
+            v = self.verify(
+                Citation(raw=c.citation, law=c.title, article_no=c.article_no, article_suffix=c.article_suffix)
+            )
         elif c.case_id:
             v = self.verify(Citation(raw=c.case_id, law=None, case_id=c.case_id))
         else:
@@ -411,6 +435,7 @@ def case_excerpt_chunks(chunks: list[Chunk]) -> list[Chunk]:
 # --------------------------------------------------------------------------------------------------
 # Composition
 # --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Prepared:
@@ -459,8 +484,9 @@ class SourceRegistry:
 class Composer:
     """Topic, evidence and sentences for a question; then persona-specific Markdown."""
 
-    def __init__(self, kb: KnowledgeBase, retriever: Retriever | None = None,
-                 playbooks: Sequence[Playbook] | None = None):
+    def __init__(
+        self, kb: KnowledgeBase, retriever: Retriever | None = None, playbooks: Sequence[Playbook] | None = None
+    ):
         self.kb = kb
         self.retriever = retriever or Retriever(kb)
         # The composer matches playbooks itself and wants retrieval's own view beside them: the playbook
@@ -500,8 +526,11 @@ class Composer:
         removed: list[str] = []
         evidence = self._gather(topics, hits, removed)
         q_terms = self.terms(question)
-        context_terms = self.terms(follow.previous_question) - q_terms if follow.is_follow_up and \
-            follow.previous_question else set()
+        context_terms = (
+            self.terms(follow.previous_question) - q_terms
+            if follow.is_follow_up and follow.previous_question
+            else set()
+        )
         self._score(evidence, q_terms, context_terms, retrieval_weight=0.05 if follow.is_follow_up else 0.35)
         claims = self._rank_claims(topics, q_terms, evidence)
         return Prepared(question, persona, topics, evidence, claims, removed, follow, q_terms)
@@ -558,8 +587,9 @@ class Composer:
             self._sentence_cache[key] = found
         return found
 
-    def _score(self, evidence: list[Evidence], q_terms: set[str], context_terms: set[str],
-               retrieval_weight: float = 0.35) -> None:
+    def _score(
+        self, evidence: list[Evidence], q_terms: set[str], context_terms: set[str], retrieval_weight: float = 0.35
+    ) -> None:
         """Pick sentences of every item and rank the items for the question.
 
         A sentence scores the rarity-weighted question terms it contains (substring match, so the
@@ -580,11 +610,14 @@ class Composer:
             scored = []
             for s in sents:
                 low = s.text.lower()
-                claim_share = sum(claim_idf.get(t, 1.0) for t in claim_terms if t in low) / claim_mass \
-                    if claim_mass else 0.0
-                score = sum(idf[t] for t in q_terms if t in low) \
-                    + ctx_factor * sum(idf[t] for t in context_terms if t in low) \
+                claim_share = (
+                    sum(claim_idf.get(t, 1.0) for t in claim_terms if t in low) / claim_mass if claim_mass else 0.0
+                )
+                score = (
+                    sum(idf[t] for t in q_terms if t in low)
+                    + ctx_factor * sum(idf[t] for t in context_terms if t in low)
                     + CLAIM_WEIGHT * q_mass * claim_share
+                )
                 scored.append((score, s))
             scored.sort(key=lambda x: (-x[0], x[1].index))
             picks: list[Sentence] = []
@@ -627,8 +660,9 @@ class Composer:
                 return False
         return True
 
-    def _rank_claims(self, topics: list[TopicMatch], q_terms: set[str], evidence: list[Evidence]
-                     ) -> list[tuple[float, str, Claim]]:
+    def _rank_claims(
+        self, topics: list[TopicMatch], q_terms: set[str], evidence: list[Evidence]
+    ) -> list[tuple[float, str, Claim]]:
         scored: list[tuple[float, str, Claim]] = []
         pool: list[tuple[str, Claim, set[str]]] = []
         for rank, t in enumerate(topics):
@@ -663,6 +697,7 @@ def _with_lead_in(picks: list[Sentence], sentences: list[Sentence]) -> list[Sent
 # --------------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------------
+
 
 class Renderer:
     """Markdown for one prepared question and persona; cites through a SourceRegistry."""
@@ -719,7 +754,7 @@ class Renderer:
                     self.removed.append(v.display)
                     break
                 ev = self._evidence_for_verified(v)
-                pieces.append(md_escape(clause[pos:cit.end]) + (self.reg.marker(ev, v) if ev else ""))
+                pieces.append(md_escape(clause[pos : cit.end]) + (self.reg.marker(ev, v) if ev else ""))
                 pos = cit.end
             if ok:
                 kept.append("".join(pieces) + md_escape(clause[pos:]))
@@ -749,12 +784,18 @@ class Renderer:
                 para = next(iter(paras))
                 item = next(iter(items)) if len(items) == 1 and len(ev.picks) <= 2 else None
                 has_more_paras = max(s.paragraph for s in split_sentences(ev.text)) > 1
-                v = self.c.store.verify(replace(ev.verified.citation, law=ev.verified.title,
-                                                paragraph=para if has_more_paras else None, item=item))
+                v = self.c.store.verify(
+                    replace(
+                        ev.verified.citation,
+                        law=ev.verified.title,
+                        paragraph=para if has_more_paras else None,
+                        item=item,
+                    )
+                )
                 if v.verified and (has_more_paras or item):
                     label = v.display
                     self.reg.citations.setdefault(v.display, v)
-        quote = md_escape(ev.quote()[:400 if detailed else 300])
+        quote = md_escape(ev.quote()[: 400 if detailed else 300])
         return f"**{md_escape(label)}**{mark}：“{quote}”"
 
     # --- sections -----------------------------------------------------------------------------
@@ -775,8 +816,9 @@ class Renderer:
         a provision the search ranks highly for this very question is always quoted)."""
         provisions = [e for e in self.p.evidence if not e.is_case]
         chosen = provisions[:limit]
-        by_rank = sorted((e for e in provisions if e.rank is not None and e.rank <= RETRIEVED_ALWAYS_RANK),
-                         key=lambda e: e.rank or 0)
+        by_rank = sorted(
+            (e for e in provisions if e.rank is not None and e.rank <= RETRIEVED_ALWAYS_RANK), key=lambda e: e.rank or 0
+        )
         for e in by_rank[:RETRIEVED_ALWAYS]:
             if e not in chosen:
                 chosen.append(e)
@@ -815,8 +857,9 @@ class Renderer:
     def _source_label(self, s: Source) -> str:
         c = s.chunk
         if c.article:
-            return format_citation(Citation(raw="", law=c.title, article_no=c.article_no,
-                                            article_suffix=c.article_suffix))
+            return format_citation(
+                Citation(raw="", law=c.title, article_no=c.article_no, article_suffix=c.article_suffix)
+            )
         return c.case_id if c.case_id and c.case_id.startswith(("指导案例", "检例")) else c.title
 
     # --- persona layouts ----------------------------------------------------------------------
@@ -828,10 +871,14 @@ class Renderer:
             body = self.render_follow_up(pb)
         else:
             body = {"parent": self.render_parent, "student": self.render_student, "ngo": self.render_ngo}[
-                self.p.persona](pb)
+                self.p.persona
+            ](pb)
         blocks = [b for b in body if b]
-        blocks.append("#### 来源\n" + "\n".join(self.sources()) if self.reg.sources else
-                      "#### 来源\n知识库中没有找到能核实的依据。")
+        blocks.append(
+            "#### 来源\n" + "\n".join(self.sources())
+            if self.reg.sources
+            else "#### 来源\n知识库中没有找到能核实的依据。"
+        )
         blocks.append(f"*{DISCLAIMER}*")
         return "\n\n".join(blocks)
 
@@ -852,7 +899,7 @@ class Renderer:
         if quotes:
             out.append("#### 法律原文怎么说\n" + "\n".join(f"- {q}" for q in quotes))
         out.append(self._time_limits(d["time_limits"], "#### 注意时间"))
-        out.append("#### 先把这些证据留好\n" + "\n".join(f"- {md_escape(x)}" for x in pb.evidence[:d["evidence"]]))
+        out.append("#### 先把这些证据留好\n" + "\n".join(f"- {md_escape(x)}" for x in pb.evidence[: d["evidence"]]))
         out.append(self._cases(d["cases"], "#### 法院这样判过"))
         return out
 
@@ -891,7 +938,7 @@ class Renderer:
         if steps:
             out.append("#### 协助当事人的步骤\n" + "\n".join(steps))
         out.append(self._time_limits(d["time_limits"], "#### 时间提示"))
-        out.append("#### 证据清单\n" + "\n".join(f"- {md_escape(x)}" for x in pb.evidence[:d["evidence"]]))
+        out.append("#### 证据清单\n" + "\n".join(f"- {md_escape(x)}" for x in pb.evidence[: d["evidence"]]))
         out.append(self._cases(d["cases"], "#### 可参考的案例"))
         if pb.letter:
             asks = "\n".join(f"{i}. {md_escape(r)}" for i, r in enumerate(pb.letter.requests, start=1))
@@ -927,10 +974,14 @@ class Renderer:
         d = self.depth
         quotes = [self.quote_line(e, detailed=self.p.persona == "student") for e in self.articles(d["articles"] + 1)]
         if not quotes:
-            return ["知识库里没有找到与这个问题直接相关、且能核实的法律依据。可以换个说法再问，"
-                    "或拨打12348公共法律服务热线咨询。"]
-        out = ["知识库里没有与这个问题对应的维权指引，下面是检索到的最相关的条文，请结合自己的情况判断。",
-               "#### 相关条文\n" + "\n".join(f"- {q}" for q in quotes)]
+            return [
+                "知识库里没有找到与这个问题直接相关、且能核实的法律依据。可以换个说法再问，"
+                "或拨打12348公共法律服务热线咨询。"
+            ]
+        out = [
+            "知识库里没有与这个问题对应的维权指引，下面是检索到的最相关的条文，请结合自己的情况判断。",
+            "#### 相关条文\n" + "\n".join(f"- {q}" for q in quotes),
+        ]
         out.append(self._cases(d["cases"], "#### 相关案例"))
         return out
 
@@ -946,8 +997,11 @@ class Renderer:
             if n is not None:
                 self.reg.shown_quotes.add(n)
             title = ev.chunk.title
-            label = ev.verified.display if ev.verified.display in title or ev.verified.display == title else \
-                f"{ev.verified.display} {title}"
+            label = (
+                ev.verified.display
+                if ev.verified.display in title or ev.verified.display == title
+                else f"{ev.verified.display} {title}"
+            )
             quote = md_escape(ev.quote()[:300])
             lines.append(f"- **{md_escape(label)}**{mark}" + (f"：“{quote}”" if quote else ""))  # quoted, as data
         return heading + "\n" + "\n".join(lines) if lines else ""
@@ -957,9 +1011,10 @@ class Renderer:
 # The audit: every citation in a Markdown answer, verified
 # --------------------------------------------------------------------------------------------------
 
-def audit_markdown(markdown: str, kb: KnowledgeBase, remove: bool = True,
-                   verify: Callable[[Citation], VerifiedCitation] | None = None
-                   ) -> tuple[str, list[VerifiedCitation], list[str]]:
+
+def audit_markdown(
+    markdown: str, kb: KnowledgeBase, remove: bool = True, verify: Callable[[Citation], VerifiedCitation] | None = None
+) -> tuple[str, list[VerifiedCitation], list[str]]:
     """(markdown with unverifiable citations removed, the verified ones, the removed ones' text).
 
     Lines are parsed one by one, so 本法 in a quoted provision refers to the law named before it on
@@ -991,13 +1046,19 @@ def audit_markdown(markdown: str, kb: KnowledgeBase, remove: bool = True,
 # The facade
 # --------------------------------------------------------------------------------------------------
 
+
 class Answerer:
     """`ask` → Answer; `stream` → text pieces, then the Answer. Offline unless an LLM is configured
     and asked for; an LLM that fails or times out falls back to the offline composer (with a notice)."""
 
-    def __init__(self, kb: KnowledgeBase, retriever: Retriever | None = None,
-                 playbooks: Sequence[Playbook] | None = None, llm: LLMConfig | None = None,
-                 use_llm: bool = False):
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        retriever: Retriever | None = None,
+        playbooks: Sequence[Playbook] | None = None,
+        llm: LLMConfig | None = None,
+        use_llm: bool = False,
+    ):
         self.kb = kb
         self.composer = Composer(kb, retriever, playbooks)
         self.llm = llm
@@ -1017,14 +1078,22 @@ class Answerer:
         notices = [notice] if notice else []
         if audit_removed:
             notices.append(f"已删除{len(audit_removed)}处未能核实的引用")
-        return Answer(question=prep.question, persona=prep.persona, markdown=markdown,
-                      citations=list(renderer.reg.citations.values()), sources=renderer.reg.sources,
-                      playbook_id=prep.playbook.id if prep.playbook else None, engine="offline",
-                      notice="；".join(notices) or None, removed=removed,
-                      elapsed_ms=(time.perf_counter() - t0) * 1000)
+        return Answer(
+            question=prep.question,
+            persona=prep.persona,
+            markdown=markdown,
+            citations=list(renderer.reg.citations.values()),
+            sources=renderer.reg.sources,
+            playbook_id=prep.playbook.id if prep.playbook else None,
+            engine="offline",
+            notice="；".join(notices) or None,
+            removed=removed,
+            elapsed_ms=(time.perf_counter() - t0) * 1000,
+        )
 
-    def ask(self, question: str, persona: str = "parent", history: Sequence[Turn] | None = None,
-            use_llm: bool | None = None) -> Answer:
+    def ask(
+        self, question: str, persona: str = "parent", history: Sequence[Turn] | None = None, use_llm: bool | None = None
+    ) -> Answer:
         final: Answer | None = None
         for piece in self.stream(question, persona, history, use_llm):
             if isinstance(piece, Answer):
@@ -1032,8 +1101,9 @@ class Answerer:
         assert final is not None
         return final
 
-    def stream(self, question: str, persona: str = "parent", history: Sequence[Turn] | None = None,
-               use_llm: bool | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, persona: str = "parent", history: Sequence[Turn] | None = None, use_llm: bool | None = None
+    ) -> Iterator[str | Answer]:
         """Text pieces as they are ready, then the final Answer."""
         wants_llm = self.use_llm if use_llm is None else (use_llm and self.llm is not None)
         if wants_llm and self.llm is not None:

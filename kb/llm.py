@@ -69,10 +69,14 @@ class LLMConfig:
         provider = env.get("KB_LLM_PROVIDER", "openai").strip().lower() or "openai"
         if provider not in ("openai", "ollama"):
             raise ValueError(f"KB_LLM_PROVIDER must be openai or ollama, not {provider!r}")
-        return cls(provider=provider, model=model, base_url=env.get("KB_LLM_BASE_URL") or None,
-                   api_key=env.get("KB_LLM_API_KEY") or None,
-                   timeout=float(env.get("KB_LLM_TIMEOUT", "30")),
-                   total_timeout=float(env.get("KB_LLM_TOTAL_TIMEOUT", "120")))
+        return cls(
+            provider=provider,
+            model=model,
+            base_url=env.get("KB_LLM_BASE_URL") or None,
+            api_key=env.get("KB_LLM_API_KEY") or None,
+            timeout=float(env.get("KB_LLM_TIMEOUT", "30")),
+            total_timeout=float(env.get("KB_LLM_TOTAL_TIMEOUT", "120")),
+        )
 
 
 def make_chat_model(cfg: LLMConfig) -> Any:
@@ -80,13 +84,21 @@ def make_chat_model(cfg: LLMConfig) -> Any:
     if cfg.provider == "ollama":
         from langchain_ollama import ChatOllama
 
-        return ChatOllama(model=cfg.model, base_url=cfg.base_url, temperature=cfg.temperature,
-                          client_kwargs={"timeout": cfg.timeout})
+        return ChatOllama(
+            model=cfg.model, base_url=cfg.base_url, temperature=cfg.temperature, client_kwargs={"timeout": cfg.timeout}
+        )
     from langchain_openai import ChatOpenAI
 
     key: Any = cfg.api_key or "not-needed"  # local endpoints accept any key
-    return ChatOpenAI(model=cfg.model, base_url=cfg.base_url, api_key=key, timeout=cfg.timeout, max_retries=0,
-                      temperature=cfg.temperature, streaming=True)
+    return ChatOpenAI(
+        model=cfg.model,
+        base_url=cfg.base_url,
+        api_key=key,
+        timeout=cfg.timeout,
+        max_retries=0,
+        temperature=cfg.temperature,
+        streaming=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -95,7 +107,7 @@ def make_chat_model(cfg: LLMConfig) -> Any:
 
 PERSONA_STYLE = {
     "parent": "提问的是一位着急的家长（普通人）：用大白话，先给结论，"
-              "再按顺序列出能做的步骤（找哪个部门、怎么做），少用术语。",
+    "再按顺序列出能做的步骤（找哪个部门、怎么做），少用术语。",
     "student": "提问的是法学学生：给出法律分析，讲清构成要件、举证责任、相关案例，引用尽量具体到款、项。",
     "ngo": "提问的是公益组织工作人员：给出可以对公众讲的指导要点和宣传口径，以及协助当事人的步骤。",
 }
@@ -120,8 +132,15 @@ def evidence_payload(items: Sequence[Evidence]) -> list[dict[str, Any]]:
     out = []
     for n, ev in enumerate(items, start=1):
         text = ev.quote() or ev.text
-        out.append({"编号": n, "出处": redact(ev.verified.display)[0], "类型": ev.chunk.source_type,
-                    "效力": ev.chunk.validity, "摘录": redact(text[:600])[0]})
+        out.append(
+            {
+                "编号": n,
+                "出处": redact(ev.verified.display)[0],
+                "类型": ev.chunk.source_type,
+                "效力": ev.chunk.validity,
+                "摘录": redact(text[:600])[0],
+            }
+        )
     return out
 
 
@@ -150,10 +169,12 @@ def build_messages(prep: Prepared, items: Sequence[Evidence], history: Sequence[
         outline_json = _data_json({"维权指引": pb.title, "要点": outline, "步骤": steps})
     else:
         outline_json = "[]"
-    user = (f"问题：{prep.question}\n\n"
-            f"<evidence>\n{_data_json(evidence_payload(items))}\n</evidence>\n\n"
-            f"<guide>\n{outline_json}\n</guide>\n\n"
-            "请回答上面的问题，只用 [编号] 标注依据。")
+    user = (
+        f"问题：{prep.question}\n\n"
+        f"<evidence>\n{_data_json(evidence_payload(items))}\n</evidence>\n\n"
+        f"<guide>\n{outline_json}\n</guide>\n\n"
+        "请回答上面的问题，只用 [编号] 标注依据。"
+    )
     messages.append(HumanMessage(user))
     return messages
 
@@ -166,8 +187,16 @@ def _claim_displays(basis: Sequence[str], prep: Prepared) -> list[str]:
             if c.law and c.article_no:
                 from kb.citations import format_citation
 
-                out.append(format_citation(c.__class__(raw="", law=c.law.replace("〈", "《").replace("〉", "》"),
-                                                       article_no=c.article_no, article_suffix=c.article_suffix)))
+                out.append(
+                    format_citation(
+                        c.__class__(
+                            raw="",
+                            law=c.law.replace("〈", "《").replace("〉", "》"),
+                            article_no=c.article_no,
+                            article_suffix=c.article_suffix,
+                        )
+                    )
+                )
     return out
 
 
@@ -282,6 +311,7 @@ class CitationGuard:
 # Streaming an LLM answer
 # --------------------------------------------------------------------------------------------------
 
+
 class LLMTimeout(TimeoutError):
     """The whole answer took longer than `total_timeout`."""
 
@@ -295,8 +325,9 @@ def _piece_text(chunk: Any) -> str:
     return str(content or "")
 
 
-def stream_llm_answer(answerer: Answerer, cfg: LLMConfig, question: str, persona: str,
-                      history: Sequence[Turn] | None) -> Iterator[str | Answer]:
+def stream_llm_answer(
+    answerer: Answerer, cfg: LLMConfig, question: str, persona: str, history: Sequence[Turn] | None
+) -> Iterator[str | Answer]:
     """Guarded text pieces from the model, then the Answer; the offline answer if the model fails."""
     t0 = time.perf_counter()
     prep = answerer.composer.prepare(question, persona, history)
@@ -335,8 +366,9 @@ def stream_llm_answer(answerer: Answerer, cfg: LLMConfig, question: str, persona
     yield from _finish(answerer, prep, items, guard, t0)
 
 
-def _finish(answerer: Answerer, prep: Prepared, items: Sequence[Evidence], guard: CitationGuard,
-            t0: float) -> Iterator[str | Answer]:
+def _finish(
+    answerer: Answerer, prep: Prepared, items: Sequence[Evidence], guard: CitationGuard, t0: float
+) -> Iterator[str | Answer]:
     from kb.answer import DISCLAIMER, md_escape
 
     sources: list[Source] = []
@@ -345,8 +377,11 @@ def _finish(answerer: Answerer, prep: Prepared, items: Sequence[Evidence], guard
         ev = items[n - 1]
         sources.append(Source(n, ev.chunk, verified=True, status=ev.verified.status, quote=ev.quote()))
         meta = ev.chunk.validity if not ev.is_case else (ev.chunk.court or "")
-        lines.append(f"- [{n}] {md_escape(ev.verified.display)}" + (f"（{md_escape(meta)}）" if meta else "")
-                     + (f"：“{md_escape(ev.quote()[:160])}”" if ev.quote() else ""))
+        lines.append(
+            f"- [{n}] {md_escape(ev.verified.display)}"
+            + (f"（{md_escape(meta)}）" if meta else "")
+            + (f"：“{md_escape(ev.quote()[:160])}”" if ev.quote() else "")
+        )
     tail = "\n\n#### 来源\n" + ("\n".join(lines) if lines else "（回答没有标注来源）") + f"\n\n*{DISCLAIMER}*"
     yield tail
     citations: dict[str, VerifiedCitation] = {}
@@ -360,7 +395,15 @@ def _finish(answerer: Answerer, prep: Prepared, items: Sequence[Evidence], guard
     if guard.flagged:
         notices.append(f"已删除{len(guard.flagged)}句疑似受资料中嵌入指令影响的内容")
     notice = "；".join(notices) or None
-    yield Answer(question=prep.question, persona=prep.persona, markdown=guard.text.strip() + tail,
-                 citations=list(citations.values()), sources=sources,
-                 playbook_id=prep.playbook.id if prep.playbook else None, engine="llm", notice=notice,
-                 removed=removed, elapsed_ms=(time.perf_counter() - t0) * 1000)
+    yield Answer(
+        question=prep.question,
+        persona=prep.persona,
+        markdown=guard.text.strip() + tail,
+        citations=list(citations.values()),
+        sources=sources,
+        playbook_id=prep.playbook.id if prep.playbook else None,
+        engine="llm",
+        notice=notice,
+        removed=removed,
+        elapsed_ms=(time.perf_counter() - t0) * 1000,
+    )
