@@ -17,6 +17,7 @@ from typing import Any
 
 from ingest.chunking import chunk_case_document, chunk_legal_document
 from ingest.validity import repeal_records
+from kb.faults import checkpoint
 from kb.models import CaseDocument, Chunk, LegalDocument
 from kb.store import DocRecord, KnowledgeBase
 
@@ -171,6 +172,7 @@ def ingest(
                 report.skipped += 1
                 continue
             outcome = kb.upsert_document(record, chunks)
+            checkpoint("parse.stored")
             report.documents += 1
             report.chunks += len(chunks)
             setattr(report, outcome, getattr(report, outcome) + 1)

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import bm25s
 import jieba
 import numpy as np
 
+from kb.faults import checkpoint
 from kb.lawnames import ABBREVIATIONS, LawNameIndex
 
 jieba.setLogLevel(logging.WARNING)
@@ -166,8 +168,12 @@ class LexicalIndex:
 
     def save(self, home: Path, generation: int, extras: dict[str, np.ndarray | str] | None = None) -> None:
         """Write to a new directory (with `extras`: arrays → .npy, strings → text files), then atomically
-        repoint `lexical.current` at it."""
+        repoint `lexical.current` at it. Readers see the old index or the new one, never a mix or none."""
         target = home / f"lexical-{generation}"
+        current = self.current_dir(home)
+        if current is not None and current.name == target.name:
+            # Rebuilding the generation in use (its static table changed): never delete what readers use.
+            target = home / f"lexical-{generation}.{uuid.uuid4().hex[:8]}"
         tmp = home / f".lexical-{generation}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         self.retriever.save(str(tmp))
@@ -178,15 +184,28 @@ class LexicalIndex:
             else:
                 np.save(tmp / f"{name}.npy", value)
         (tmp / "generation").write_text(str(generation))
-        shutil.rmtree(target, ignore_errors=True)
+        checkpoint("lexical.written")
+        shutil.rmtree(target, ignore_errors=True)  # left by a crash before the switch: never in use
         os.replace(tmp, target)
+        checkpoint("lexical.renamed")
         pointer = home / "lexical.current"
         pointer_tmp = home / "lexical.current.tmp"
         pointer_tmp.write_text(target.name)
+        checkpoint("lexical.pointer_written")
         os.replace(pointer_tmp, pointer)
+        checkpoint("lexical.switched")
         for old in home.glob("lexical-*"):
             if old.name != target.name:
                 shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def remove_older(home: Path, generation: int) -> None:
+        """Delete index directories of generations before `generation` (a crash right after a switch leaves
+        the previous one behind). Newer ones stay: another process may be about to switch to one."""
+        for path in home.glob("lexical-*"):
+            number = path.name.removeprefix("lexical-").split(".")[0]
+            if number.isdigit() and int(number) < generation:
+                shutil.rmtree(path, ignore_errors=True)
 
     @staticmethod
     def current_dir(home: Path) -> Path | None:

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from kb.faults import checkpoint
+
 SIF_A = 1e-3
 
 
@@ -51,22 +53,38 @@ class StaticModel:
         return np.asarray(rows, dtype=np.float32).reshape(-1, dim)
 
     def save(self, directory: Path) -> None:
-        """Atomic: write to a temp directory, then rename over the old one."""
+        """Atomic: write to a temp directory, then rename over the old one. A directory cannot be renamed
+        over a non-empty one, so the old one is first moved aside to `<name>.old`; `load` falls back to it
+        if a crash comes between the two renames."""
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         np.save(tmp / "vectors.npy", self.vectors.astype(np.float32))
         (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         (tmp / "name").write_text(self.name)
+        checkpoint("static.written")
         old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
+            shutil.rmtree(old, ignore_errors=True)
             os.replace(directory, old)
+            checkpoint("static.moved_aside")
         os.replace(tmp, directory)
+        checkpoint("static.switched")
         shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def remove_aside(directory: Path) -> None:
+        """Delete the previous model a crash right after `save`'s switch left under `<name>.old`."""
+        if directory.exists():
+            shutil.rmtree(directory.with_name(directory.name + ".old"), ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path) -> StaticModel | None:
+        """The model saved in `directory`; None if there is none or it is damaged (the caller rebuilds it)."""
+        if not directory.exists():
+            # A crash between the two renames of `save` leaves the previous model under `.old`: still the
+            # one the saved static index was computed with.
+            directory = directory.with_name(directory.name + ".old")
         try:
             vectors = np.load(directory / "vectors.npy")
             vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))

@@ -7,6 +7,8 @@ Layout under `KB_HOME` (default: `.kb/` in the project directory):
   (by one thread of one process at a time: `index.lock`; see `KnowledgeBase.lexical` for what readers do meanwhile).
 - `chroma/` — a persistent Chroma collection (cosine, telemetry off, our embedder always passed), filled
   from the catalog by `fill_dense` in resumable batches; or a Chroma server when `KB_CHROMA_URL` is set.
+  Each vector carries the hash of the text it was made from, so the store is reconciled against the
+  catalog by content, not just by id.
 - `embeddings.sqlite` — cache of vectors by text hash: identical texts are embedded once.
 
 Validity is not stored per chunk: it is derived from the documents' dates and repeal records when the
@@ -31,8 +33,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from langchain_core.embeddings import Embeddings
 
+from kb.faults import checkpoint
 from kb.lawnames import LawNameIndex
-from kb.models import Chunk
+from kb.models import Chunk, sha256_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -84,8 +87,6 @@ class UpsertResult:
 
 
 def fingerprint(chunks: list[Chunk]) -> str:
-    from kb.models import sha256_text
-
     return sha256_text(
         "\n".join(
             f"{c.chunk_id}:{c.content_hash}:{json.dumps(c.to_row(), ensure_ascii=False, sort_keys=True)}"
@@ -220,6 +221,7 @@ class KnowledgeBase:
                 "SET value = CAST(value AS INTEGER) + 1"
             )
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', datetime('now'))")
+            checkpoint("parse.uncommitted")  # everything written, nothing committed: a crash must roll it all back
         return "replaced" if row else "added"
 
     @staticmethod
@@ -464,6 +466,7 @@ class KnowledgeBase:
                 if static is not None or not self.static:
                     self._lexical, self._lexical_generation = loaded
                     self._static_index = static
+                    self._remove_leftovers(gen)
                     return self._lexical, self._static_index
             ids, texts = self.chunk_ids_and_texts()
             tokens = [self.tokenizer.tokens(t) for t in texts]
@@ -478,7 +481,17 @@ class KnowledgeBase:
                 extras = {"static": static.matrix, "static_name": model.name}
             index.save(self.home, gen, extras)
             self._lexical, self._lexical_generation, self._static_index = index, gen, static
+            self._remove_leftovers(gen)
             return index, static
+
+    def _remove_leftovers(self, generation: int) -> None:
+        """What a crash in the last step of an index save leaves behind, once the new index is in use."""
+        from kb.lexical import LexicalIndex
+        from kb.static import StaticModel
+
+        LexicalIndex.remove_older(self.home, generation)
+        for name in ("static-trained", "static-distilled"):
+            StaticModel.remove_aside(self.home / name)
 
     def _load_static_index(self, directory: Path | None, chunk_ids: list[str]) -> Any:
         if directory is None or not self.static:
@@ -613,42 +626,64 @@ class KnowledgeBase:
         return self._vectorstore is not None or self._chroma_url is not None or (self.home / "chroma").exists()
 
     def dense_ids(self) -> set[str]:
+        return set(self.dense_text_hashes())
+
+    def dense_text_hashes(self) -> dict[str, str | None]:
+        """Id → hash of the text each stored vector was made from (None for vectors stored without one)."""
         collection = self.vectorstore._collection
-        ids: set[str] = set()
+        found: dict[str, str | None] = {}
         total = collection.count()
         for offset in range(0, total, 5000):
-            ids.update(collection.get(include=[], limit=5000, offset=offset)["ids"])
-        return ids
+            got = collection.get(include=["metadatas"], limit=5000, offset=offset)
+            for cid, meta in zip(got["ids"], got["metadatas"] or [None] * len(got["ids"]), strict=True):
+                value = (meta or {}).get("text_hash")
+                found[cid] = value if isinstance(value, str) else None
+        return found
 
     def dense_status(self) -> tuple[int, int]:
         """(chunks with vectors, chunks in the catalog)."""
         done = self.vectorstore._collection.count() if self.dense_available() else 0
         return done, self.chunk_count()
 
-    def fill_dense(self, progress: Callable[[int, int], None] | None = None, batch_size: int = 64) -> int:
-        """Embed every catalog chunk not yet in the vector store; resumable, batch by batch. Returns added."""
+    def fill_dense(self, progress: Callable[[int, int], None] | None = None, batch_size: int | None = None) -> int:
+        """Make the vector store match the catalog: embed every chunk without a vector of its current text,
+        drop vectors of chunks the catalog no longer has. Resumable, batch by batch (`batch_size`, default
+        $KB_DENSE_BATCH or 64). Returns the number of chunks embedded.
+
+        There is no separate record of progress: the store's ids and text hashes are compared with the
+        catalog on every run, so whatever an interruption left (a batch written in part, a vector of a
+        chunk whose document was replaced or deleted meanwhile) is repaired by the next run."""
+        batch_size = batch_size or int(os.environ.get("KB_DENSE_BATCH") or 64)
         store = self.vectorstore
-        present = self.dense_ids()
+        present = self.dense_text_hashes()
         catalog_ids: set[str] = set()
         todo: list[Chunk] = []
         for chunk in self.iter_chunks():
             catalog_ids.add(chunk.chunk_id)
             if chunk.chunk_id not in present:
                 todo.append(chunk)
-        stale = sorted(present - catalog_ids)  # left by a crash between catalog and vector-store writes
+            elif (stored := present[chunk.chunk_id]) is not None and stored != text_hash(chunk):
+                todo.append(chunk)  # a vector of another text under this id: overwritten below (upsert)
+        stale = sorted(set(present) - catalog_ids)  # chunks deleted or replaced since their vector was stored
         for i in range(0, len(stale), 5000):
             store.delete(ids=stale[i : i + 5000])
-        done = len(present) - len(stale)
-        total = done + len(todo)
+        total = len(catalog_ids)
+        done = total - len(todo)
         if progress:
             progress(done, total)
         for i in range(0, len(todo), batch_size):
             batch = todo[i : i + batch_size]
-            store.add_texts(
-                texts=[c.index_text for c in batch],
-                metadatas=[dense_metadata(c) for c in batch],
+            texts = [c.index_text for c in batch]
+            vectors = self._cached_embedder.embed_documents(texts)  # cached by text hash as they are computed
+            checkpoint("dense.embedded")
+            # upsert, not add: a batch that an interrupted run stored in part is simply written again
+            store._collection.upsert(
                 ids=[c.chunk_id for c in batch],
+                embeddings=vectors,
+                metadatas=[dense_metadata(c) for c in batch],
+                documents=texts,
             )
+            checkpoint("dense.stored")
             done += len(batch)
             if progress:
                 progress(done, total)
@@ -688,9 +723,15 @@ def static_enabled() -> bool:
     return os.environ.get("KB_STATIC", "1") != "0"
 
 
+def text_hash(chunk: Chunk) -> str:
+    """Hash of the text a chunk's vector is made from (its `index_text`, which includes title and path)."""
+    return sha256_text(chunk.index_text)
+
+
 def dense_metadata(chunk: Chunk) -> dict[str, Any]:
-    """The metadata Chroma keeps for filtering (scalars only)."""
+    """The metadata Chroma keeps for filtering (scalars only), and the hash of the embedded text."""
     meta: dict[str, Any] = {
+        "text_hash": text_hash(chunk),
         "doc_id": chunk.doc_id,
         "source_type": chunk.source_type,
         "title": chunk.title,
