@@ -74,9 +74,10 @@ def chunk_legal_document(doc: LegalDocument, max_chars: int = MAX_ARTICLE_CHARS)
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for article in doc.articles:
+        label = article.label  # computed (Chinese numerals) on each access: once per article here
         # A document that quotes another (a treaty inside a decision) can repeat a label: keep both.
-        seen[article.label] = seen.get(article.label, 0) + 1
-        key = article.label if seen[article.label] == 1 else f"{article.label}#{seen[article.label]}"
+        seen[label] = seen.get(label, 0) + 1
+        key = label if seen[label] == 1 else f"{label}#{seen[label]}"
         # Units are (text, 款 number): a whole 款 (with its 项 lines) when it fits, so parts break at 款
         # boundaries; an over-long 款 becomes several units of one 款 (its lines, long lines by sentences).
         by_kuan: dict[int, list[str]] = {}
@@ -97,7 +98,7 @@ def chunk_legal_document(doc: LegalDocument, max_chars: int = MAX_ARTICLE_CHARS)
                     chunk_id=chunk_id(doc.doc_id, key, part),
                     text="\n".join(units[i][0] for i in group),
                     path=article.path,
-                    article=article.label,
+                    article=label,
                     article_no=article.number,
                     article_suffix=article.suffix,
                     paragraph=units[group[0]][1] if len(groups) > 1 else None,

@@ -17,9 +17,14 @@ from datetime import date
 from kb.lawnames import law_key
 from kb.models import LegalDocument
 
-_REPEAL_SENTENCE = re.compile(r"[^。]*?(?:同时|予以|即行|一并)?废止[^。]*")
 _QUOTED = re.compile(r"《([^《》]{2,80})》")
 _FORCE_DATE = re.compile(r"自\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*起\s*施行")
+
+
+def _repeal_sentences(text: str) -> list[str]:
+    """The sentences (text between 。) that say 废止. A split, not a regex: `[^。]*?废止[^。]*` retried from
+    every character of a long sentence without 废止 took seconds per law (quadratic backtracking)."""
+    return [sentence for sentence in text.split("。") if "废止" in sentence]
 
 
 def _repealed_names(sentence: str) -> list[str]:
@@ -40,8 +45,8 @@ def repeal_records(docs: Iterable[LegalDocument]) -> dict[str, tuple[str, str]]:
         tail = doc.articles[-3:] if doc.articles else []
         texts = [a.text for a in tail] or [doc.preamble[-2000:]]
         for text in texts:
-            for sent in _REPEAL_SENTENCE.findall(text):
-                if "废止" not in sent or "修订、废止" in sent or "修改或者废止" in sent:
+            for sent in _repeal_sentences(text):
+                if "修订、废止" in sent or "修改或者废止" in sent:
                     continue
                 m = _FORCE_DATE.search(text)
                 when = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" if m else doc.effective

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import random
+import re
 import sqlite3
 from datetime import date
 
 import pytest
 
 from ingest.lawsdb import default_db_path, iter_lawsdb
-from ingest.validity import assign_validity, repeal_records
+from ingest.validity import _repeal_sentences, assign_validity, repeal_records
 from kb.models import Article, LegalDocument
 
 XF = "中华人民共和国刑法"
@@ -198,3 +200,16 @@ def test_a_repeal_clause_needs_the_quoted_name_before_the_word() -> None:
         "b", "乙法", "2021-01-01", [Article(1, 0, ("本法自2021年3月1日起施行。1990年公布的《丙条例》同时废止。",))]
     )
     assert repeal_records([doc2]) == {"丙条例": ("2021-03-01", "乙法")}
+
+
+def test_repeal_sentences_are_those_the_old_pattern_found() -> None:
+    # `_repeal_sentences` replaced a regex that backtracked for seconds on a long sentence without 废止:
+    # the sentences it finds must be the pattern's, on odd texts and on the closing articles of every law.
+    pattern = re.compile(r"[^。]*?(?:同时|予以|即行|一并)?废止[^。]*")
+    rng = random.Random(7)
+    texts = ["", "。", "废止", "。。废止。", "《甲法》同时废止。《乙法》废止", "本法自2020年1月1日起施行。\n废止"]
+    texts += ["".join(rng.choice("。废止同时予以《》甲\n ") for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    # (short ones: on a long one the old pattern takes seconds, which is why it went)
+    texts += [a.text for doc in iter_lawsdb() for a in doc.articles[-3:] if len(a.text) < 1500]
+    for text in texts:
+        assert _repeal_sentences(text) == pattern.findall(text), text
