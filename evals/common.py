@@ -44,7 +44,8 @@ class Question:
 def law_match_key(title: str) -> str:
     """Titles compare by short title without punctuation: 《中华人民共和国民法典》 == 民法典."""
     t = short_title(clean_title(title))
-    return re.sub(r"[\s《》〈〉（）()、，,]", "", t)
+    # 关于适用《民法典》… and 关于适用《中华人民共和国民法典》… are one interpretation
+    return re.sub(r"[\s《》〈〉（）()、，,]", "", t).replace("中华人民共和国", "")
 
 
 def parse_article(label: str | int | None) -> tuple[int | None, int]:

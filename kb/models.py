@@ -139,10 +139,14 @@ class Chunk:
         return f"《{self.title}》" + (f"·{self.section}" if self.section else "")
 
     @property
+    def index_head(self) -> str:
+        """Title, place in the law (编/章/节), article label or case section: what `index_text` starts with."""
+        return " ".join(p for p in (self.title, *self.path, self.article or "", self.section or "") if p)
+
+    @property
     def index_text(self) -> str:
         """Text given to the embedder and the lexical index: title, place in the law, label, body."""
-        head = " ".join(p for p in (self.title, *self.path, self.article or "", self.section or "") if p)
-        return f"{head}\n{self.text}"
+        return f"{self.index_head}\n{self.text}"
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
@@ -257,11 +261,25 @@ class Source:
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk
-        return {"n": self.n, "citation": c.citation, "title": c.title, "article": c.article,
-                "case_id": c.case_id, "source_type": c.source_type, "verified": self.verified,
-                "status": self.status, "quote": self.quote, "text": c.text, "path": list(c.path),
-                "validity": c.validity, "effective": c.effective, "court": c.court, "date": c.date,
-                "section": c.section, "chunk_id": c.chunk_id}
+        return {
+            "n": self.n,
+            "citation": c.citation,
+            "title": c.title,
+            "article": c.article,
+            "case_id": c.case_id,
+            "source_type": c.source_type,
+            "verified": self.verified,
+            "status": self.status,
+            "quote": self.quote,
+            "text": c.text,
+            "path": list(c.path),
+            "validity": c.validity,
+            "effective": c.effective,
+            "court": c.court,
+            "date": c.date,
+            "section": c.section,
+            "chunk_id": c.chunk_id,
+        }
 
 
 @dataclass
@@ -284,9 +302,17 @@ class Answer:
             "question": self.question,
             "persona": self.persona,
             "answer": self.markdown,
-            "citations": [{"citation": v.display, "title": v.title, "article": v.citation.article,
-                           "case_id": v.citation.case_id, "verified": v.verified, "status": v.status}
-                          for v in self.citations],
+            "citations": [
+                {
+                    "citation": v.display,
+                    "title": v.title,
+                    "article": v.citation.article,
+                    "case_id": v.citation.case_id,
+                    "verified": v.verified,
+                    "status": v.status,
+                }
+                for v in self.citations
+            ],
             "sources": [s.to_json() for s in self.sources],
             "playbook": self.playbook_id,
             "engine": self.engine,

@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,6 +37,11 @@ from langchain_core.embeddings import Embeddings
 from kb.faults import checkpoint
 from kb.lawnames import LawNameIndex
 from kb.models import Chunk, sha256_text
+
+LAW_TYPES = ("statute", "interpretation", "regulation")
+_BUMP_LAWS = (
+    "INSERT INTO meta VALUES ('laws_generation', '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -86,11 +92,13 @@ class UpsertResult:
     chunks_written: int = 0
 
 
-def fingerprint(chunks: list[Chunk]) -> str:
+def fingerprint(chunks: list[Chunk], rows: list[dict[str, Any]] | None = None) -> str:
+    """Hash of a document's chunks; `rows` = their `to_row()` when the caller has them already."""
+    rows = rows if rows is not None else [c.to_row() for c in chunks]
     return sha256_text(
         "\n".join(
-            f"{c.chunk_id}:{c.content_hash}:{json.dumps(c.to_row(), ensure_ascii=False, sort_keys=True)}"
-            for c in chunks
+            f"{c.chunk_id}:{c.content_hash}:{json.dumps(row, ensure_ascii=False, sort_keys=True)}"
+            for c, row in zip(chunks, rows, strict=True)
         )
     )
 
@@ -122,9 +130,11 @@ class KnowledgeBase:
         self._writer_lock: Any = None  # `ingest.lock`, held shared from this instance's first write to its rebuild
         self._writer_guard = threading.Lock()
         self._static_index: Any = None
+        self.index_seconds: dict[str, float] = {}  # steps of the last index rebuild (tokenize, bm25, static_…)
         self.show_progress = True
         self._validity: dict[str, str] = {}
         self._validity_generation = -1
+        self._validity_laws: str | None = None  # `laws_signature` the validity was derived from
         with self._conn() as conn:
             conn.executescript(SCHEMA)
         # Whether this KB keeps a static-embedding index: an explicit choice is remembered by the KB itself.
@@ -165,12 +175,17 @@ class KnowledgeBase:
     def upsert_document(self, record: DocRecord, chunks: list[Chunk]) -> str:
         """Store a document and its chunks atomically. Returns 'added', 'replaced' or 'unchanged'."""
         self._begin_write()
-        fp = fingerprint(chunks)
+        rows = [c.to_row() for c in chunks]  # once: the fingerprint and the stored row both need it (and it is slow)
+        fp = fingerprint(chunks, rows)
         conn = self._conn()
         with self._lock, conn:
-            row = conn.execute("SELECT fingerprint FROM documents WHERE doc_id = ?", (record.doc_id,)).fetchone()
+            row = conn.execute(
+                "SELECT fingerprint, source_type FROM documents WHERE doc_id = ?", (record.doc_id,)
+            ).fetchone()
             if row and row[0] == fp:
                 return "unchanged"
+            if record.source_type in LAW_TYPES or (row and row[1] in LAW_TYPES):
+                conn.execute(_BUMP_LAWS)  # see `laws_signature`
             if row:
                 # Chunk ids are stable across versions of a document, so `fill_dense` would keep the vectors of
                 # the old text: drop them first (a crash after this only leaves vectors missing, which it refills).
@@ -208,9 +223,9 @@ class KnowledgeBase:
                         c.article_suffix,
                         c.case_id,
                         c.content_hash,
-                        json.dumps(c.to_row(), ensure_ascii=False),
+                        json.dumps(row, ensure_ascii=False),
                     )
-                    for i, c in enumerate(chunks)
+                    for i, (c, row) in enumerate(zip(chunks, rows, strict=True))
                 ],
             )
             conn.executemany(
@@ -245,14 +260,16 @@ class KnowledgeBase:
                     "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE "
                     "SET value = CAST(value AS INTEGER) + 1"
                 )
+                conn.execute(_BUMP_LAWS)
             if ids and self.dense_available():
                 self.vectorstore.delete(ids=ids)
         return len(ids)
 
     # --- reading ----------------------------------------------------------------------------------
     def _row_to_chunk(self, data: str) -> Chunk:
+        """A stored row as a chunk with today's validity (call `_refresh_validity` once before a batch)."""
         chunk = Chunk.from_row(json.loads(data))
-        chunk.validity = self.validity_of(chunk.doc_id, chunk.validity)
+        chunk.validity = self._validity.get(chunk.doc_id, chunk.validity)
         return chunk
 
     def get_chunks(self, chunk_ids: list[str]) -> list[Chunk]:
@@ -261,6 +278,7 @@ class KnowledgeBase:
             return []
         found: dict[str, Chunk] = {}
         conn = self._conn()
+        self._refresh_validity()
         for i in range(0, len(chunk_ids), 500):
             part = chunk_ids[i : i + 500]
             rows = conn.execute(
@@ -270,15 +288,9 @@ class KnowledgeBase:
         return [found[c] for c in chunk_ids if c in found]
 
     def iter_chunks(self, where: str = "", params: tuple[Any, ...] = ()) -> Iterator[Chunk]:
+        self._refresh_validity()
         for (data,) in self._conn().execute(f"SELECT data FROM chunks {where} ORDER BY doc_id, seq", params):
             yield self._row_to_chunk(data)
-
-    def chunk_ids_and_texts(self) -> tuple[list[str], list[str]]:
-        ids, texts = [], []
-        for chunk in self.iter_chunks():
-            ids.append(chunk.chunk_id)
-            texts.append(chunk.index_text)
-        return ids, texts
 
     def documents(self) -> list[DocRecord]:
         rows = (
@@ -328,20 +340,40 @@ class KnowledgeBase:
         gen = self.generation()
         if gen == self._validity_generation:
             return
+        # Validity depends on the laws alone: a generation that only added cases (most of a full ingest,
+        # where every case stored reads the articles it cites) keeps what was derived.
+        signature = self.laws_signature()
+        if signature == self._validity_laws:
+            self._validity_generation = gen
+            return
         from ingest.validity import assign_validity
 
         docs = [d for d in self.documents() if d.source_type in ("statute", "interpretation", "regulation")]
         repeals = {title: (when, d.title) for d in docs for title, when in d.repeals.items()}
         assign_validity(docs, today=self.today, repeals=repeals)  # type: ignore[arg-type]
         self._validity = {d.doc_id: d.validity for d in docs}
-        self._validity_generation = gen
+        self._validity_generation, self._validity_laws = gen, signature
+
+    def laws_signature(self) -> str:
+        """Changes whenever a law (statute, interpretation, regulation) is added, replaced or deleted: what
+        validity and the links from cases to articles depend on. Storing a case or a report leaves it as it
+        was. (A counter kept with the documents: comparing the laws themselves cost milliseconds a call.)
+        A catalog written before the counter existed falls back to the generation: always changed."""
+        laws = self.get_meta("laws_generation")
+        return f"laws {laws}" if laws is not None else f"generation {self.generation()}"
 
     # --- citation catalog (kb.citations.ArticleCatalog) -------------------------------------------
     def law_titles(self) -> list[str]:
-        rows = self._conn().execute(
-            "SELECT DISTINCT title FROM documents WHERE source_type IN ('statute','interpretation','regulation')"
-        )
-        return [r[0] for r in rows]
+        """Titles of the statutes, interpretations and regulations held (cached per catalog generation:
+        every citation check asks)."""
+        gen = self.generation()
+        cached = getattr(self, "_law_titles", None)
+        if cached is None or cached[0] != gen:
+            rows = self._conn().execute(
+                "SELECT DISTINCT title FROM documents WHERE source_type IN ('statute','interpretation','regulation')"
+            )
+            cached = self._law_titles = (gen, [r[0] for r in rows])
+        return list(cached[1])
 
     def law_names(self) -> LawNameIndex:
         gen = self.generation()
@@ -387,6 +419,10 @@ class KnowledgeBase:
     def static_index(self) -> Any:
         """The static-embedding index of the current generation, or None when static search is off."""
         return self._fresh_indexes()[1]
+
+    def lexical_and_static(self) -> tuple[Any, Any]:
+        """Both indexes of one generation, taken together (a search must not pair two generations)."""
+        return self._fresh_indexes()
 
     def _fresh_indexes(self) -> tuple[Any, Any]:
         snapshot = self._snapshot  # one attribute: a lexical index never comes with another generation's static
@@ -468,18 +504,24 @@ class KnowledgeBase:
                     self._static_index = static
                     self._remove_leftovers(gen)
                     return self._lexical, self._static_index
-            ids, texts = self.chunk_ids_and_texts()
-            tokens = [self.tokenizer.tokens(t) for t in texts]
+            from kb.static import StaticIndex, corpus_tokens
+
+            timer = _Timer()
+            ids, tokens, static_tokens = corpus_tokens(self.tokenizer, self.iter_chunks())  # in worker processes
+            timer.lap("tokenize")
             index = LexicalIndex.build_from_tokens(ids, tokens, self.tokenizer)
+            timer.lap("bm25")
             extras: dict[str, Any] = {}
             static = None
             if self.static and ids:
-                model = self.static_model(tokens)
-                from kb.static import StaticIndex
-
-                static = StaticIndex(ids, model.encode_tokens(tokens).astype("float32"))
+                model = self.static_model(static_tokens)
+                timer.lap("static_table")
+                static = StaticIndex(ids, model.encode_tokens(static_tokens).astype("float32"))
+                timer.lap("static_vectors")
                 extras = {"static": static.matrix, "static_name": model.name}
             index.save(self.home, gen, extras)
+            timer.lap("save")
+            self.index_seconds = timer.seconds  # where the last rebuild spent its time (evals/ingest_bench)
             self._lexical, self._lexical_generation, self._static_index = index, gen, static
             self._remove_leftovers(gen)
             return index, static
@@ -529,14 +571,16 @@ class KnowledgeBase:
             return None
         from ingest.pipeline import Progress
         from kb.embeddings import CachedEmbeddings, embedder_name
+        from kb.static import query_teacher
 
-        teacher = CachedEmbeddings(self.embedder, self.embedding_cache_path, batch_size=256)
-        model = distill(
-            counts,
-            teacher,
-            progress=Progress("static embedder", enabled=self.show_progress),
-            name=f"static-{embedder_name(self.embedder)}-{len(counts)}",
-        )
+        with query_teacher(self.embedder) as base:  # the same vectors, from one single-threaded process per core
+            teacher = CachedEmbeddings(base, self.embedding_cache_path, batch_size=256)
+            model = distill(
+                counts,
+                teacher,
+                progress=Progress("static embedder", enabled=self.show_progress),
+                name=f"static-{embedder_name(self.embedder)}-{len(counts)}",
+            )
         model.save(self.home / "static-distilled")
         self._static_model = model
         return model
@@ -716,6 +760,19 @@ def home_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _Timer:
+    """Wall time of consecutive steps: `lap(name)` closes the step that began at the previous lap."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = now - self._last
+        self._last = now
 
 
 def static_enabled() -> bool:

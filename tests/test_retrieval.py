@@ -192,8 +192,9 @@ def test_fusion_is_weighted_reciprocal_rank(small_kb: KnowledgeBase) -> None:
     order = [cid for cid, _, _ in fused]
     assert order == ["c", "b", "a"]  # cite weighs most, then agreement of two lists
     scores = {cid: score for cid, score, _ in fused}
-    assert scores["a"] == pytest.approx(1.0 / 61)
-    assert scores["b"] == pytest.approx(1.0 / 62 + 2.0 / 61)
+    k = retriever.rrf_k
+    assert scores["a"] == pytest.approx(1.0 / (k + 1))
+    assert scores["b"] == pytest.approx(1.0 / (k + 2) + 2.0 / (k + 1))
     assert fused[0][2] == {"dense": 2, "cite": 1}
 
 

@@ -180,6 +180,58 @@ def test_validity_is_derived_as_of_the_day_the_store_is_opened(tmp_path: Path, e
     assert earlier.get_chunks(["gone-1"])[0].validity == "现行有效"
 
 
+def case_chunks_of(doc_id: str, text: str) -> tuple[DocRecord, list[Chunk]]:
+    rec = DocRecord(doc_id=doc_id, source_type="case", doc_type="判决书", title="某案", short_title="某案")
+    chunk = Chunk(
+        chunk_id=f"{doc_id}-1",
+        doc_id=doc_id,
+        source_type="case",
+        doc_type="判决书",
+        title="某案",
+        short_title="某案",
+        text=text,
+        section="裁判理由",
+    )
+    return rec, [chunk]
+
+
+def test_laws_signature_moves_with_the_laws_only(tmp_path: Path, embedder: Embeddings) -> None:
+    kb = KnowledgeBase(tmp_path / "s", embedder=embedder, static=False)
+    empty = kb.laws_signature()
+    kb.upsert_document(record("law:a", PIPL), law_chunks("law:a", PIPL, TEXTS[:2]))
+    one_law = kb.laws_signature()
+    assert one_law != empty
+    kb.upsert_document(*case_chunks_of("case:1", "原告主张被告侵害其个人信息。"))
+    kb.upsert_document(*case_chunks_of("case:1", "原告主张被告侵害其个人信息权益。"))  # a case replaced
+    assert kb.laws_signature() == one_law
+    kb.upsert_document(record("law:a", PIPL), law_chunks("law:a", PIPL, TEXTS[:2]))  # unchanged: no write
+    assert kb.laws_signature() == one_law
+    kb.upsert_document(record("law:a", PIPL), law_chunks("law:a", PIPL, TEXTS[:3]))  # a law replaced
+    replaced = kb.laws_signature()
+    assert replaced != one_law
+    kb.delete_documents(["case:1"])
+    deleted = kb.laws_signature()
+    assert deleted != replaced
+    assert KnowledgeBase(tmp_path / "s", static=False).laws_signature() == deleted  # kept in the catalog
+
+
+def test_validity_follows_laws_stored_between_cases(tmp_path: Path, embedder: Embeddings) -> None:
+    # Validity is kept across generations that only add cases; a law stored after them still counts.
+    kb = KnowledgeBase(tmp_path / "w", embedder=embedder, static=False)
+    gone = "中华人民共和国废法"
+    kb.upsert_document(record("gone", gone, effective="2000-01-01"), law_chunks("gone", gone, ["废文本。"]))
+    assert kb.get_chunks(["gone-1"])[0].validity == "现行有效"
+    kb.upsert_document(*case_chunks_of("case:1", "依照《中华人民共和国废法》第一条。"))
+    assert kb.get_chunks(["gone-1"])[0].validity == "现行有效"
+    kb.upsert_document(
+        record("repealer", "中华人民共和国新法", effective="2020-01-01", repeals={"中华人民共和国废法": "2020-01-01"}),
+        law_chunks("repealer", "中华人民共和国新法", ["本法自2020年1月1日起施行。"]),
+    )
+    assert kb.get_chunks(["gone-1"])[0].validity == "已废止"
+    kb.delete_documents(["repealer"])
+    assert kb.get_chunks(["gone-1"])[0].validity == "现行有效"
+
+
 # --- lexical -------------------------------------------------------------------------------------------
 
 
