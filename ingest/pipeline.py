@@ -160,7 +160,9 @@ def ingest(
     for source in ordered:
         for origin, item in iter_source(source, mask_pii=mask_pii):
             if isinstance(item, Exception):
-                err = IngestError(origin, str(item) or type(item).__name__)
+                message = str(item) or type(item).__name__
+                # Errors name their file themselves; `IngestError` prints the origin once, not twice.
+                err = IngestError(origin, message.removeprefix(f"{origin}: "))
                 report.errors.append(err)
                 if on_error:
                     on_error(err)
