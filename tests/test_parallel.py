@@ -67,7 +67,8 @@ PARENT = textwrap.dedent(
     from ingest.parallel import ordered_map
 
     def slow(state, item):
-        print(os.getpid(), flush=True)
+        # one write per line: print() writes the number and the newline apart, and two workers interleave
+        os.write(1, f"{os.getpid()}\\n".encode())
         time.sleep(60)
         return item
 
