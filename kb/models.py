@@ -148,6 +148,24 @@ class Chunk:
         """Text given to the embedder and the lexical index: title, place in the law, label, body."""
         return f"{self.index_head}\n{self.text}"
 
+    def to_json(self) -> dict[str, Any]:
+        """What a search hit or an answer's source tells a client about its chunk (CLI --json, the app)."""
+        return {
+            "source_type": self.source_type,
+            "title": self.title,
+            "article": self.article,
+            "case_id": self.case_id,
+            "citation": self.citation,
+            "text": self.text,
+            "chunk_id": self.chunk_id,
+            "path": list(self.path),
+            "validity": self.validity,
+            "effective": self.effective,
+            "court": self.court,
+            "date": self.date,
+            "section": self.section,
+        }
+
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
         for key in ("path", "case_numbers", "cites"):
@@ -172,24 +190,11 @@ class Hit:
     signals: dict[str, int] = field(default_factory=dict)  # rank in each fused list (dense, bm25, cite)
 
     def to_json(self) -> dict[str, Any]:
-        c = self.chunk
         return {
             "rank": self.rank,
-            "source_type": c.source_type,
-            "title": c.title,
-            "article": c.article,
-            "case_id": c.case_id,
-            "citation": c.citation,
+            **self.chunk.to_json(),
             "score": round(self.score, 6),
-            "text": c.text,
-            "chunk_id": c.chunk_id,
-            "doc_type": c.doc_type,
-            "path": list(c.path),
-            "validity": c.validity,
-            "effective": c.effective,
-            "court": c.court,
-            "date": c.date,
-            "section": c.section,
+            "doc_type": self.chunk.doc_type,
             "signals": self.signals,
         }
 
@@ -260,25 +265,12 @@ class Source:
     quote: str = ""  # the sentence(s) of the chunk that support the claim
 
     def to_json(self) -> dict[str, Any]:
-        c = self.chunk
         return {
             "n": self.n,
-            "citation": c.citation,
-            "title": c.title,
-            "article": c.article,
-            "case_id": c.case_id,
-            "source_type": c.source_type,
+            **self.chunk.to_json(),
             "verified": self.verified,
             "status": self.status,
             "quote": self.quote,
-            "text": c.text,
-            "path": list(c.path),
-            "validity": c.validity,
-            "effective": c.effective,
-            "court": c.court,
-            "date": c.date,
-            "section": c.section,
-            "chunk_id": c.chunk_id,
         }
 
 

@@ -481,13 +481,8 @@ class KnowledgeBase:
 
     def _writing_elsewhere(self) -> bool:
         """Whether a writer (another process, or another thread of this one) holds `ingest.lock`."""
-        with (self.home / "ingest.lock").open("a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return False
+        with home_lock(self.home / "ingest.lock", blocking=False) as free:
+            return not free
 
     def _indexes(self) -> tuple[Any, Any]:
         from kb.lexical import LexicalIndex
