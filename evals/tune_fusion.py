@@ -45,14 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for q, ranked in zip(questions, lists, strict=True):
             fused = retriever.fuse({k: v for k, v in ranked.items() if retriever.weights.get(k, 0) > 0})
-            seen, out = set(), []
-            for cid, _, _ in fused[:60]:
-                c = chunk_map.get(cid)
-                if c is None or (c.doc_id, c.article) in seen:
-                    continue
-                seen.add((c.doc_id, c.article))
-                out.append(Retrieved(c.title, c.article_no, c.article_suffix, c.case_id))
-            runs.append((q, out))
+            units = retriever.top_units(fused[:60], chunk_map, 60)
+            runs.append((q, [Retrieved(c.title, c.article_no, c.article_suffix, c.case_id) for c in units]))
         m = metrics(runs, ks=(5, 10))
         rows.append({**dict(zip(grid, combo, strict=True)), **m})
     # R@5, R@10 and MRR@10 together: a combination that buys R@10 with a worse top rank is no better

@@ -227,6 +227,22 @@ class Retriever:
         order = sorted(scores, key=lambda c: -scores[c])
         return [(cid, scores[cid], signals[cid]) for cid in order]
 
+    @staticmethod
+    def top_units(fused: list[tuple[str, float, dict[str, int]]], chunks: dict[str, Chunk], n: int) -> list[Chunk]:
+        """The first `n` retrieval units (`unit_key`) of a fused list, from chunks already at hand: tuning
+        computes each question's lists once and fuses them under many weightings without reading the store."""
+        units: list[Chunk] = []
+        seen: set[tuple[str, ...]] = set()
+        for cid, _, _ in fused:
+            chunk = chunks.get(cid)
+            if chunk is None or unit_key(chunk) in seen:
+                continue
+            seen.add(unit_key(chunk))
+            units.append(chunk)
+            if len(units) == n:
+                break
+        return units
+
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Hit]:
         """The top k hits: one per article (or case section), filtered, best first."""
         filters = filters or SearchFilters()

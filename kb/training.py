@@ -185,7 +185,7 @@ def choose_static_weight(
 ) -> float:
     """The static signal's RRF weight with the best R@5 + R@10 + MRR@10 on held-out pairs (the other weights
     stay). Each question's ranked lists are computed once and fused for every weight of the grid."""
-    from kb.retrieval import Retriever, SearchFilters, unit_key
+    from kb.retrieval import Retriever, SearchFilters
 
     retriever = Retriever(kb)
     lists = [retriever.ranked_lists(p.question, SearchFilters()) for p in held]
@@ -195,16 +195,7 @@ def choose_static_weight(
         retriever.weights["static"] = w
         score = 0.0
         for p, ranked in zip(held, lists, strict=True):
-            units: list[Chunk] = []
-            seen: set[tuple[str, ...]] = set()
-            for cid, _, _ in retriever.fuse(ranked):
-                chunk = chunks.get(cid)
-                if chunk is None or unit_key(chunk) in seen:
-                    continue
-                seen.add(unit_key(chunk))
-                units.append(chunk)
-                if len(units) == 10:
-                    break
+            units = retriever.top_units(retriever.fuse(ranked), chunks, 10)
             rank = next((i for i, c in enumerate(units, 1) if _is_gold(c, p)), None)
             if rank is not None:
                 score += 1.0 + (rank <= 5) + 1.0 / rank
