@@ -35,6 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kb.citations import article_key as citation_article_key
@@ -59,14 +60,20 @@ RETRIEVED_ALWAYS_RANK = 6  # … if they rank this high
 CASE_RANK = 5  # a case the playbook does not name is shown only if the search ranks it this high
 CLAIM_WEIGHT = 0.3
 CLAIM_RETRIEVAL_WEIGHT = 0.5  # a claim whose article the search ranks first gains half a perfect word match
+LIST_CHARS = 260  # a list of 项 up to this long is quoted whole once one of its parts is picked
+EXCEPTION_CHARS = 60  # a following "……的除外" clause up to this long is always quoted with its rule
+HOLDING_CHARS = 300  # a case holding up to this long is quoted whole
+CASE_SENTENCES = 120  # sentences of a case read to judge its relevance
+CASE_RELEVANT = 0.25  # a playbook precedent the search does not find comes first if it matches this well
+SAME_CLAIM = 0.8  # claims whose bigrams overlap this much say the same thing: only the first is shown
 REMOVED_MARK = "〔未核实的引用已删除〕"
 DISCLAIMER = "以上内容是一般性的法律信息，不能代替律师针对具体情况的意见；所有引用均已在知识库中核对。"
 
 # How much of each part a persona gets: (claims, quoted articles, sentences per article, cases, time limits)
 DEPTH: dict[str, dict[str, int]] = {
-    "parent": {"claims": 4, "articles": 4, "sentences": 2, "cases": 1, "time_limits": 2, "evidence": 5},
+    "parent": {"claims": 4, "articles": 4, "sentences": 2, "cases": 1, "time_limits": 3, "evidence": 6},
     "student": {"claims": 6, "articles": 7, "sentences": 3, "cases": 3, "time_limits": 3, "evidence": 0},
-    "ngo": {"claims": 6, "articles": 5, "sentences": 2, "cases": 2, "time_limits": 2, "evidence": 6},
+    "ngo": {"claims": 6, "articles": 5, "sentences": 2, "cases": 2, "time_limits": 3, "evidence": 7},
 }
 
 
@@ -314,6 +321,7 @@ class Evidence:
     claims: list[str] = field(default_factory=list)  # playbook claim texts that cite it
     rank: int | None = None  # retrieval rank
     score: float = 0.0
+    relevance: float = 0.0  # best sentence match with the question, relative to the best of all evidence
     picks: list[Sentence] = field(default_factory=list)
 
     @property
@@ -633,7 +641,12 @@ class Composer:
                 picks.append(s)
                 if len(picks) == 3:
                     break
-            ev.picks = _with_lead_in(picks, sents)
+            ev.picks = _complete(picks, sents, partial(self._quotable, ev), whole=ev.is_case)
+            if ev.is_case:
+                # A case is judged on its whole text (facts and reasoning say what it is about); its
+                # holding is what gets quoted.
+                whole = (sum(idf.get(t, 0.0) for t in q_terms if t in x) for x in self._case_text(ev))
+                top = max(top, max(whole, default=0.0))
             raw.append(top)
         best_any = max(raw, default=0.0)
         for ev, top in zip(evidence, raw, strict=True):
@@ -641,8 +654,21 @@ class Composer:
             retr = 1.0 / math.sqrt(ev.rank) if ev.rank else 0.0
             curated = 0.15 if ev.origins & {"playbook", "optional", "case"} else 0.0
             named = 1.0 if "question" in ev.origins else 0.0  # the question itself cites it
+            ev.relevance = lex
             ev.score = 0.5 * lex + retrieval_weight * retr + curated + named
         evidence.sort(key=lambda e: -e.score)
+
+    def _case_text(self, ev: Evidence) -> list[str]:
+        """Every sentence of a case (all its sections), lower-cased; cached."""
+        key = ("all", *ev.key, ev.chunk.content_hash)
+        found = self._sentence_cache.get(key)
+        if found is None:
+            found = split_sentences("\n".join(c.text for c in ev.chunks))[:CASE_SENTENCES]
+            self._sentence_cache[key] = found
+        return [s.text.lower() for s in found]
+
+    def _quotable(self, ev: Evidence, sentence: Sentence) -> bool:
+        return self._sentence_ok(sentence.text, ev)
 
     def _sentence_ok(self, text: str, ev: Evidence) -> bool:
         """A sentence may be quoted only if it is not addressed to an assistant (`kb.injection`: a document's
@@ -705,6 +731,47 @@ def _with_lead_in(picks: list[Sentence], sentences: list[Sentence]) -> list[Sent
     return sorted(out, key=lambda x: x.index)
 
 
+_EXCEPTION = re.compile(r"^(?:但是|但|除非)|除外[。；]?$")  # "但是……" or "……的除外。"
+
+
+def _complete(
+    picks: list[Sentence], sentences: list[Sentence], ok: Callable[[Sentence], bool], whole: bool = False
+) -> list[Sentence]:
+    """The picked sentences made whole enough to be read correctly on their own:
+
+    - a picked 项 brings the sentence that introduces its list (`_with_lead_in`);
+    - a short list (all its 项 within LIST_CHARS) is quoted whole once its lead-in or any 项 is picked —
+      "可以通过下列途径解决：" means nothing without the 途径;
+    - a rule is never quoted without the exception that follows it in the same 款 ("……；死者生前另有安排的除外。");
+    - `whole`: a short text (a case's holding within HOLDING_CHARS) is quoted whole.
+
+    Only sentences `ok` accepts are added (no unverifiable citation, nothing addressed to an assistant).
+    """
+    if not picks:
+        return []
+    if whole and sum(len(s.text) for s in sentences) <= HOLDING_CHARS and all(ok(s) for s in sentences):
+        return list(sentences)
+    out = {s.index: s for s in _with_lead_in(picks, sentences)}
+    by_index = {s.index: s for s in sentences}
+    for s in list(out.values()):
+        items = [x for x in sentences if x.paragraph == s.paragraph and x.item is not None]
+        in_list = s.item is not None or (bool(items) and s.text.endswith(("：", ":")))
+        if in_list and sum(len(x.text) for x in items) <= LIST_CHARS and all(ok(x) for x in items):
+            for x in items:
+                out.setdefault(x.index, x)
+        nxt = by_index.get(s.index + 1)
+        if (
+            nxt is not None
+            and nxt.paragraph == s.paragraph
+            and nxt.item == s.item
+            and len(nxt.text) <= EXCEPTION_CHARS
+            and _EXCEPTION.search(nxt.text)
+            and ok(nxt)
+        ):
+            out.setdefault(nxt.index, nxt)
+    return sorted(out.values(), key=lambda x: x.index)
+
+
 # --------------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------------
@@ -720,6 +787,7 @@ class Renderer:
         self.depth = DEPTH[prep.persona]
         self.removed: list[str] = list(prep.removed)
         self._by_display: dict[str, Evidence] = {}
+        self._stated: list[set[str]] = []  # bigrams of the claims stated so far
         for ev in prep.evidence:
             self._by_display.setdefault(ev.verified.display, ev)
 
@@ -811,13 +879,19 @@ class Renderer:
 
     # --- sections -----------------------------------------------------------------------------
     def top_claims(self, sections: tuple[str, ...], limit: int, with_text: bool = False) -> list[str]:
+        """The best-ranked claims of these sections; a claim that says what an earlier one of the answer
+        already said (the same time limit in two playbooks) is left out."""
         out: list[str] = []
         for _, section, claim in self.p.claims:
             if section not in sections:
                 continue
+            grams = cjk_bigrams(claim.text)
+            if any(len(grams & seen) >= SAME_CLAIM * max(1, min(len(grams), len(seen))) for seen in self._stated):
+                continue
             line = self.claim_line(claim, with_text)
             if line:
                 out.append(line)
+                self._stated.append(grams)
             if len(out) >= limit:
                 break
         return out
@@ -836,10 +910,19 @@ class Renderer:
         return chosen
 
     def cases(self, limit: int) -> list[Evidence]:
-        """The playbook's precedents first (those the store holds), then cases the search ranks near the top."""
+        """The playbook's precedents that speak to this question (the search finds them, or their text matches
+        it) first; then the others (the playbook's remaining precedents and the cases the search ranks near
+        the top), the most relevant first. Evidence is ranked by sentence match over the case's whole text
+        and retrieval rank. One case stored twice (two sources) is shown once."""
         curated = [e for e in self.p.evidence if e.is_case and "case" in e.origins]
         found = [e for e in self.p.evidence if e.is_case and e not in curated and (e.rank or 99) <= CASE_RANK]
-        return [*curated, *found][:limit]
+        confirmed = [e for e in curated if e.rank is not None or e.relevance >= CASE_RELEVANT]
+        rest = [e for e in self.p.evidence if (e in curated or e in found) and e not in confirmed]
+        out: list[Evidence] = []
+        for e in [*confirmed, *rest]:
+            if all(e.chunk.title != o.chunk.title for o in out):
+                out.append(e)
+        return out[:limit]
 
     def steps(self, pb: Playbook, detailed: bool = True) -> list[str]:
         out = []
@@ -894,8 +977,10 @@ class Renderer:
         return "\n\n".join(blocks)
 
     def _summary(self, pb: Playbook) -> str:
+        if self.p.persona == "student":
+            return md_escape(pb.summary)
         lead = self.top_claims(("rights", "duties"), 1)
-        return md_escape(pb.summary) + (f"\n\n{lead[0]}" if lead and self.p.persona != "student" else "")
+        return md_escape(pb.summary) + (f"\n\n{lead[0]}" if lead else "")
 
     def render_parent(self, pb: Playbook) -> list[str]:
         d = self.depth

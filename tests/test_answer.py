@@ -12,6 +12,7 @@ import yaml
 from kb.answer import (
     Answerer,
     PlaybookIndex,
+    _complete,
     audit_markdown,
     choose_topics,
     join_sentences,
@@ -60,8 +61,9 @@ def assert_all_verified(answer: Answer, kb: KnowledgeBase) -> None:
 
 
 def test_md_escape_neutralises_markup_html_and_links() -> None:
-    text = ('# 标题\n<img src=x onerror="alert(1)"> [点我](http://evil.example) ![p](https://x/y.png) '
-            "**粗** `c` www.a.cn")
+    text = (
+        '# 标题\n<img src=x onerror="alert(1)"> [点我](http://evil.example) ![p](https://x/y.png) **粗** `c` www.a.cn'
+    )
     out = md_escape(text)
     assert "\n" not in out
     assert re.search(r"(?<!\\)<", out) is None and "\\<img" in out  # every < escaped
@@ -79,17 +81,44 @@ def test_split_sentences_counts_paragraphs_and_items() -> None:
     assert join_sentences([sents[3], sents[4]]) == "个人有权请求删除。处理者应当答复。"
 
 
+def test_quotes_are_completed_with_their_list_and_exception() -> None:
+    text = (
+        "消费者和经营者发生争议的，可以通过下列途径解决：\n（一）协商和解；\n（二）请求调解；\n（三）向法院起诉。\n"
+        "近亲属可以查阅、复制、删除死者的个人信息；死者生前另有安排的除外。\n处理者应当答复。"
+    )
+    sents = split_sentences(text)
+    lead, items, rule, exception = sents[0], sents[1:4], sents[4], sents[5]
+
+    def ok(s: object) -> bool:
+        return True
+
+    # the lead-in of a short list brings the whole list; one 项 brings its lead-in and its siblings
+    assert _complete([lead], sents, ok) == [lead, *items]
+    assert _complete([items[1]], sents, ok) == [lead, *items]
+    # a rule is not quoted without the exception that follows it
+    assert _complete([rule], sents, ok) == [rule, exception]
+    # nothing the caller refuses is added
+    assert _complete([rule], sents, lambda s: s is not exception) == [rule]
+    assert _complete([lead], sents, lambda s: s is not items[2]) == [lead]
+    # a short text (a case holding) is quoted whole when asked
+    assert _complete([rule], sents, ok, whole=True) == sents
+    assert _complete([], sents, ok, whole=True) == []
+
+
 # --------------------------------------------------------------------------------------------------
 # classification (questions written for these tests, not the report set)
 
 
-@pytest.mark.parametrize(("question", "expected"), [
-    ("退租的时候房东扣着押金不给，说墙面脏了", "housing_lease"),
-    ("包工头欠了我们半年的工钱，人找不到了", "unpaid_wages"),
-    ("小区物业非要我们录人脸才能进大门", "face_recognition"),
-    ("刚生完孩子，各种奶粉和月子会所的推销电话就来了，我的信息是不是被医院卖了", "personal_info_trade"),
-    ("老公喝醉了打我，还说要打死我", "domestic_violence"),
-])
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("退租的时候房东扣着押金不给，说墙面脏了", "housing_lease"),
+        ("包工头欠了我们半年的工钱，人找不到了", "unpaid_wages"),
+        ("小区物业非要我们录人脸才能进大门", "face_recognition"),
+        ("刚生完孩子，各种奶粉和月子会所的推销电话就来了，我的信息是不是被医院卖了", "personal_info_trade"),
+        ("老公喝醉了打我，还说要打死我", "domestic_violence"),
+    ],
+)
 def test_classification_by_retrieval_over_playbooks(answerer: Answerer, question: str, expected: str) -> None:
     answer = answerer.ask(question)
     assert answer.playbook_id == expected
@@ -115,8 +144,9 @@ def test_playbook_index_scores_each_playbook(answerer: Answerer) -> None:
 # the answer
 
 
-def test_every_citation_verified_and_markers_map_to_sources(answers: dict[str, Answer],
-                                                            lexical_kb: KnowledgeBase) -> None:
+def test_every_citation_verified_and_markers_map_to_sources(
+    answers: dict[str, Answer], lexical_kb: KnowledgeBase
+) -> None:
     for persona, answer in answers.items():
         assert answer.playbook_id == "personal_info_trade", persona
         assert answer.engine == "offline"
@@ -151,6 +181,19 @@ def test_personas_differ_in_depth_and_tone(answers: dict[str, Answer]) -> None:
     assert len(answers["parent"].sources) <= len(answers["student"].sources) + 8
 
 
+def test_no_claim_is_stated_twice(answerer: Answerer, answers: dict[str, Answer]) -> None:
+    # two playbooks often state the same time limit; the lead claim of the summary is not repeated below it
+    more = [answerer.ask("孩子的照片被培训机构拿去做广告，还卖了我们的电话号码", persona=p) for p in ("parent", "ngo")]
+    for answer in [*answers.values(), *more]:
+        lines = [MARKER.sub("", ln).strip() for ln in answer.markdown.split("\n")]
+        claims = [re.sub(r"^(?:- |\d+\. )", "", ln) for ln in lines if ln.startswith(("- ", "1", "2", "3", "4", "5"))]
+        claims = [c for c in claims if c and not c.startswith("**")]  # quotes and steps start with a bold label
+        assert len(claims) == len(set(claims)), [c for c in claims if claims.count(c) > 1]
+        if answer.persona == "parent":  # the summary's lead claim (the block after 简单说) is not listed again
+            lead = MARKER.sub("", answer.markdown.split("\n\n")[1]).strip()
+            assert not lead.startswith("#") and lead not in claims
+
+
 def test_unverifiable_playbook_citation_is_never_shown(tmp_path: Path, lexical_kb: KnowledgeBase) -> None:
     data = yaml.safe_load((PLAYBOOK_DIR / "personal_info_trade.yaml").read_text(encoding="utf-8"))
     bogus = "《中华人民共和国食品安全法》第一百四十八条"  # 食品安全法 is not in lexical_kb
@@ -175,8 +218,9 @@ def test_audit_removes_invented_citation(lexical_kb: KnowledgeBase) -> None:
 def test_to_json_shape(answers: dict[str, Answer]) -> None:
     data = answers["parent"].to_json()
     assert isinstance(data["answer"], str) and data["answer"]
-    assert data["citations"] and all({"citation", "title", "article", "case_id", "verified"} <= c.keys()
-                                     for c in data["citations"])
+    assert data["citations"] and all(
+        {"citation", "title", "article", "case_id", "verified"} <= c.keys() for c in data["citations"]
+    )
     assert all(c["verified"] for c in data["citations"])
     assert data["sources"][0]["n"] == 1
 
