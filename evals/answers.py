@@ -52,13 +52,14 @@ _MARKUP = re.compile(r"\[\d+\]|[*#>`_|\\]|^\s*[-\d.]+\s", re.MULTILINE)
 # key points
 # --------------------------------------------------------------------------------------------------
 
+
 def normalize(text: str) -> str:
     return "".join(ch for ch in text if _KEEP.match(ch)).lower()
 
 
 def bigrams(text: str) -> set[str]:
     s = normalize(text)
-    return {s[i:i + 2] for i in range(len(s) - 1)}
+    return {s[i : i + 2] for i in range(len(s) - 1)}
 
 
 def answer_units(markdown: str) -> list[set[str]]:
@@ -82,12 +83,18 @@ def key_point_score(point: str, units: list[set[str]]) -> float:
 # citations
 # --------------------------------------------------------------------------------------------------
 
+
 def answer_items(answer: Answer) -> list[Retrieved]:
     """What the answer cites, reduced to what gold matching needs."""
-    items = [Retrieved(v.title or (v.citation.law or ""), v.citation.article_no, v.citation.article_suffix,
-                       v.citation.case_id) for v in answer.citations]
-    items += [Retrieved(s.chunk.title, s.chunk.article_no, s.chunk.article_suffix, s.chunk.case_id)
-              for s in answer.sources]
+    items = [
+        Retrieved(
+            v.title or (v.citation.law or ""), v.citation.article_no, v.citation.article_suffix, v.citation.case_id
+        )
+        for v in answer.citations
+    ]
+    items += [
+        Retrieved(s.chunk.title, s.chunk.article_no, s.chunk.article_suffix, s.chunk.case_id) for s in answer.sources
+    ]
     return items
 
 
@@ -108,8 +115,11 @@ def gold_reachable(gold: Any, kb: KnowledgeBase) -> bool:
         cid = gold.case_id or ""
         if kb.case_chunks(cid):
             return True
-        row = kb._conn().execute("SELECT 1 FROM chunks WHERE source_type = 'case' AND title LIKE ? LIMIT 1",
-                                 (f"%{cid}%",)).fetchone()
+        row = (
+            kb._conn()
+            .execute("SELECT 1 FROM chunks WHERE source_type = 'case' AND title LIKE ? LIMIT 1", (f"%{cid}%",))
+            .fetchone()
+        )
         return row is not None
     names = kb.law_names()
     titles = names.resolve(gold.law or "")
@@ -120,8 +130,14 @@ def gold_reachable(gold: Any, kb: KnowledgeBase) -> bool:
 # run
 # --------------------------------------------------------------------------------------------------
 
-def evaluate(answerer: Answerer, questions: list[Question], persona: str | None = None,
-             threshold: float = THRESHOLD, use_llm: bool = False) -> dict[str, Any]:
+
+def evaluate(
+    answerer: Answerer,
+    questions: list[Question],
+    persona: str | None = None,
+    threshold: float = THRESHOLD,
+    use_llm: bool = False,
+) -> dict[str, Any]:
     kb = answerer.kb
     answerer.ask(WARM_UP, persona="parent", use_llm=use_llm)
     rows: list[dict[str, Any]] = []
@@ -140,17 +156,25 @@ def evaluate(answerer: Answerer, questions: list[Question], persona: str | None 
         good = sum(listed_ok) + len(in_text_ok)
         units = answer_units(answer.markdown)
         kp_scores = [key_point_score(p, units) for p in q.meta.get("key_points", [])]
-        rows.append({
-            "id": q.qid, "persona": who, "playbook": answer.playbook_id, "engine": answer.engine,
-            "recall": len(found) / len(q.golds) if q.golds else 1.0,
-            "recall_reachable": len(found_reachable) / len(reachable) if reachable else None,
-            "precision": good / checked if checked else 1.0,
-            "citations": len(answer.citations), "checked": checked, "unverified": checked - good,
-            "key_points": (sum(s >= threshold for s in kp_scores) / len(kp_scores)) if kp_scores else None,
-            "kp_scores": [round(s, 3) for s in kp_scores],
-            "missed_gold": [g.case_id or f"{g.law}第{g.article_no}条" for g in q.golds if g not in found],
-            "ms": ms, "notice": answer.notice,
-        })
+        rows.append(
+            {
+                "id": q.qid,
+                "persona": who,
+                "playbook": answer.playbook_id,
+                "engine": answer.engine,
+                "recall": len(found) / len(q.golds) if q.golds else 1.0,
+                "recall_reachable": len(found_reachable) / len(reachable) if reachable else None,
+                "precision": good / checked if checked else 1.0,
+                "citations": len(answer.citations),
+                "checked": checked,
+                "unverified": checked - good,
+                "key_points": (sum(s >= threshold for s in kp_scores) / len(kp_scores)) if kp_scores else None,
+                "kp_scores": [round(s, 3) for s in kp_scores],
+                "missed_gold": [g.case_id or f"{g.law}第{g.article_no}条" for g in q.golds if g not in found],
+                "ms": ms,
+                "notice": answer.notice,
+            }
+        )
     return summarize(rows, threshold)
 
 
@@ -162,12 +186,17 @@ def _mean(values: list[float | None]) -> float:
 def summarize(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     def group(rs: list[dict[str, Any]], name: str) -> dict[str, Any]:
         kp = [s for r in rs for s in r["kp_scores"]]
-        out = {"group": name, "n": len(rs), "must_cite_recall": _mean([r["recall"] for r in rs]),
-               "recall_reachable": _mean([r["recall_reachable"] for r in rs]),
-               "citation_precision": 1.0 - sum(r["unverified"] for r in rs) / max(1, sum(r["checked"] for r in rs)),
-               "precision_mean": _mean([r["precision"] for r in rs]),
-               "key_point_coverage": _mean([r["key_points"] for r in rs]),
-               "p50_ms": percentile([r["ms"] for r in rs], 50), "p95_ms": percentile([r["ms"] for r in rs], 95)}
+        out = {
+            "group": name,
+            "n": len(rs),
+            "must_cite_recall": _mean([r["recall"] for r in rs]),
+            "recall_reachable": _mean([r["recall_reachable"] for r in rs]),
+            "citation_precision": 1.0 - sum(r["unverified"] for r in rs) / max(1, sum(r["checked"] for r in rs)),
+            "precision_mean": _mean([r["precision"] for r in rs]),
+            "key_point_coverage": _mean([r["key_points"] for r in rs]),
+            "p50_ms": percentile([r["ms"] for r in rs], 50),
+            "p95_ms": percentile([r["ms"] for r in rs], 95),
+        }
         for t in SENSITIVITY:
             out[f"kp@{t}"] = sum(s >= t for s in kp) / len(kp) if kp else 0.0
         return out
@@ -198,11 +227,26 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_dataset(args.dataset)
     report = evaluate(answerer, questions, args.persona, args.threshold, use_llm=llm is not None)
     report["knowledge_base"] = {"home": str(kb.home), "documents": kb.document_counts()}
-    print_table(report["questions"], ["id", "persona", "playbook", "recall", "precision", "key_points",
-                                      "citations", "ms", "missed_gold"])
+    print_table(
+        report["questions"],
+        ["id", "persona", "playbook", "recall", "precision", "key_points", "citations", "ms", "missed_gold"],
+    )
     print()
-    print_table(report["summary"], ["group", "n", "must_cite_recall", "recall_reachable", "citation_precision",
-                                    "key_point_coverage", "kp@0.4", "kp@0.6", "p50_ms", "p95_ms"])
+    print_table(
+        report["summary"],
+        [
+            "group",
+            "n",
+            "must_cite_recall",
+            "recall_reachable",
+            "citation_precision",
+            "key_point_coverage",
+            "kp@0.4",
+            "kp@0.6",
+            "p50_ms",
+            "p95_ms",
+        ],
+    )
     path = write_report(report, args.json, "answers.json")
     print(f"\nreport: {path}")
     return 0

@@ -46,8 +46,15 @@ def measure(home: Path) -> dict[str, object]:
     env = dict(os.environ, KB_HOME=str(home))
     env.pop("KB_EMBED_CACHE", None)
     t = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "app.py"), QUESTION], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=3600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT / "app.py"), QUESTION],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=True,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["process_s"] = round(time.monotonic() - t, 1)
     return result

@@ -52,15 +52,21 @@ def main(argv: list[str] | None = None) -> int:
         retriever.search("预热 warm-up")
         timed(retriever, questions[:10], args.k)  # warm caches
         ms = timed(retriever, questions, args.k)
-        row = {"config": name, "queries": len(ms), "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
-               "max_ms": max(ms)}
+        row = {
+            "config": name,
+            "queries": len(ms),
+            "p50_ms": percentile(ms, 50),
+            "p95_ms": percentile(ms, 95),
+            "max_ms": max(ms),
+        }
         rows.append(row)
         report[name] = row
     done, total = kb.dense_status()
     print(f"KB {kb.home}: {total} chunks, {done} with vectors; k={args.k}")
     print_table(rows, ["config", "queries", "p50_ms", "p95_ms", "max_ms"])
-    path = write_report({"kb": str(kb.home), "chunks": total, "dense": done, "configs": report}, args.json,
-                        "latency.json")
+    path = write_report(
+        {"kb": str(kb.home), "chunks": total, "dense": done, "configs": report}, args.json, "latency.json"
+    )
     print(f"report: {path}")
     return 0
 

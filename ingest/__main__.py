@@ -39,9 +39,15 @@ def main(argv: list[str] | None = None) -> int:
 
     kb = KnowledgeBase(home)
     print(f"knowledge base: {kb.home}", file=sys.stderr)
-    report = ingest(kb, args.sources or [STATUTES], dense=not args.no_dense, mask_pii=not args.no_mask,
-                    collection=args.collection, progress=not args.quiet,
-                    on_error=lambda e: print(f"error: {e}", file=sys.stderr))
+    report = ingest(
+        kb,
+        args.sources or [STATUTES],
+        dense=not args.no_dense,
+        mask_pii=not args.no_mask,
+        collection=args.collection,
+        progress=not args.quiet,
+        on_error=lambda e: print(f"error: {e}", file=sys.stderr),
+    )
     print(report.summary())
     for err in report.errors:
         print(f"  failed: {err}")

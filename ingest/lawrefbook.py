@@ -74,8 +74,10 @@ FOLDERS: dict[str, tuple[SourceType, str]] = {
     "行政法规": ("regulation", "行政法规"),
     "部门规章": ("regulation", "部门规章"),
     "宪法": ("statute", "宪法"),
-    **{name: ("statute", "法律") for name in (
-        "民法典", "刑法", "民法商法", "社会法", "经济法", "行政法", "诉讼与非诉讼程序法", "宪法相关法")},
+    **{
+        name: ("statute", "法律")
+        for name in ("民法典", "刑法", "民法商法", "社会法", "经济法", "行政法", "诉讼与非诉讼程序法", "宪法相关法")
+    },
 }
 
 _N = f"[{CN_NUMERAL_CHARS}0-9０-９]+"
@@ -97,22 +99,49 @@ _GLUED_HEADING = re.compile(rf"^(第{_N}(?:分编|编|章|节)\s*\S.*?)\s+(第{_
 _GLUED_ARTICLE = re.compile(rf"[。；：！？”）)][ \u3000]+第({_N})条(?:之{_N})?[ \u3000]")
 _SENTENCE_GAP = re.compile(r"(?<=[。；：！？”）)])[ \u3000]+")
 _QUOTE_INTRO = re.compile(r"修改为|增加|增写|补充|作为|如下")
-APPENDIX_MARK = re.compile(r"^(?:(?:附件|附表|附录|附图)\s*[一二三四五六七八九十\d０-９]*(?:[\s：:].*)?"
-                           r"|附\s*[：:].{0,120})$")
+APPENDIX_MARK = re.compile(
+    r"^(?:(?:附件|附表|附录|附图)\s*[一二三四五六七八九十\d０-９]*(?:[\s：:].*)?"
+    r"|附\s*[：:].{0,120})$"
+)
 # The title of a table or list appended to the last article without any mark: 个人所得税税率表一（综合所得适用）
-_APPENDIX_TITLE = re.compile(r"^[^（(\d０-９一二三四五六七八九十第。；，：,;:、][^。；，：,;:]{1,38}"
-                             r"(?:表|目录|清单|式样|示意图|名录)[一二三四五六七八九十\d]*(?:[（(][^）)]*[）)])?$")
+_APPENDIX_TITLE = re.compile(
+    r"^[^（(\d０-９一二三四五六七八九十第。；，：,;:、][^。；，：,;:]{1,38}"
+    r"(?:表|目录|清单|式样|示意图|名录)[一二三四五六七八九十\d]*(?:[（(][^）)]*[）)])?$"
+)
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")  # typesetting space inside a heading: 总 则
 _HEADING_BREAK = re.compile(r"[。；：;:？?！!“”\"]")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 # Words after a glued 第X条 that make it a cross-reference, not a label.
-_CROSS_REF_HEADS = ("规定", "所", "的", "第", "、", "，", ",", "至", "和", "或", "中", "款", "项", "及", "与", "以",
-                    "之", "（", "(", "。", "；")
+_CROSS_REF_HEADS = (
+    "规定",
+    "所",
+    "的",
+    "第",
+    "、",
+    "，",
+    ",",
+    "至",
+    "和",
+    "或",
+    "中",
+    "款",
+    "项",
+    "及",
+    "与",
+    "以",
+    "之",
+    "（",
+    "(",
+    "。",
+    "；",
+)
 
-_DATE = re.compile(r"(\d{4}|[〇零一二三四五六七八九]{4})\s*年\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*"
-                   r"(\d{1,2}|[一二三四五六七八九十]{1,3})\s*日")
+_DATE = re.compile(
+    r"(\d{4}|[〇零一二三四五六七八九]{4})\s*年\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*"
+    r"(\d{1,2}|[一二三四五六七八九十]{1,3})\s*日"
+)
 _FILE_DATE = re.compile(r"[(（](\d{4})-(\d{1,2})-(\d{1,2})[)）]\s*$")
 _NOTE_VERB = re.compile(r"通过|施行|公布|发布|修正|修订|实施")
 _AMEND = re.compile(r"修正|修订|修改")
@@ -136,9 +165,11 @@ _ISSUER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"国务院|政务院"), "国务院"),
 )
 _ORGAN_LINE = re.compile(r"^\s*[\u4e00-\u9fff]{2,20}(?:部|委员会|总局|局|署|办公室|银行)\s*$")
-_ORGAN = re.compile(r"(?:经|由)?(?:中华人民共和国)?([\u4e00-\u9fff、]{2,40}?(?:部|委员会|总局|局|署|办公室|银行|总会))"
-                    r"(?:\d{4}年)?(?:第[\d一二三四五六七八九十百]+次)?"
-                    r"(?:令|第\d+号令|发布|公布|印发|审议|部务会议|局务会议|室务会议|委务会议|部长办公会议|修订|修正)")
+_ORGAN = re.compile(
+    r"(?:经|由)?(?:中华人民共和国)?([\u4e00-\u9fff、]{2,40}?(?:部|委员会|总局|局|署|办公室|银行|总会))"
+    r"(?:\d{4}年)?(?:第[\d一二三四五六七八九十百]+次)?"
+    r"(?:令|第\d+号令|发布|公布|印发|审议|部务会议|局务会议|室务会议|委务会议|部长办公会议|修订|修正)"
+)
 
 
 @dataclass
@@ -166,7 +197,7 @@ def looks_like_lawrefbook(text: str) -> bool:
     head = text.lstrip("\ufeff \t\r\n")
     if head.startswith("---"):
         end = head.find("\n---", 3)
-        head = head[end + 4:].lstrip() if end != -1 else head
+        head = head[end + 4 :].lstrip() if end != -1 else head
     if not head.startswith("# "):
         return False
     if INFO_END in text:
@@ -204,7 +235,8 @@ def parse_lawrefbook_text(text: str, path: Path, doc_id: str | None = None) -> L
     body = _absorb_date_notes(header, body)
     title = _clean_title(header.titles[0])
     abolished = bool(_REPEALED.search(header.titles[0]) or _REPEALED.search(path.stem)) or any(
-        _REPEALED.search(line) and len(line) <= 20 for line in header.other)
+        _REPEALED.search(line) and len(line) <= 20 for line in header.other
+    )
     parts = tuple(_norm_heading(t) for t in header.titles[1:] if _norm_heading(t))
     dates = _parse_dates(header.dates)
     articles, preamble_lines, appendix_lines = _parse_body(body, parts)
@@ -295,8 +327,15 @@ def _part_effective(doc: LegalDocument, versions: list[LegalDocument]) -> str | 
     if not doc.published:
         return None
     folder = Path(doc.source).parent
-    dates = {d.effective for d in versions if d is not doc and d.effective and d.title == doc.title
-             and d.published == doc.published and Path(d.source).parent == folder}
+    dates = {
+        d.effective
+        for d in versions
+        if d is not doc
+        and d.effective
+        and d.title == doc.title
+        and d.published == doc.published
+        and Path(d.source).parent == folder
+    }
     return dates.pop() if len(dates) == 1 else None
 
 
@@ -328,7 +367,7 @@ def _split_header(lines: list[str], path: Path) -> tuple[_Header, list[str]]:
             end += 1
         body = lines[end:]
     else:
-        body = lines[end + 1:]
+        body = lines[end + 1 :]
     open_line = False
     for raw in lines[i:end]:
         line = raw.strip()
@@ -344,9 +383,15 @@ def _split_header(lines: list[str], path: Path) -> tuple[_Header, list[str]]:
             header.other.append(line)
             continue
         last = header.dates[-1] if header.dates else ""
-        open_line = bool(header.dates) and not line.startswith("# ") and (
-            last.count("《") > last.count("》") or last.count("〈") > last.count("〉")
-            or last.count("<") > last.count(">"))
+        open_line = (
+            bool(header.dates)
+            and not line.startswith("# ")
+            and (
+                last.count("《") > last.count("》")
+                or last.count("〈") > last.count("〉")
+                or last.count("<") > last.count(">")
+            )
+        )
     return header, body
 
 
@@ -359,8 +404,14 @@ def _absorb_date_notes(header: _Header, body: list[str]) -> list[str]:
         if not par:
             k += 1
             continue
-        if MD_HEADING.match(par) or _article_start(par) or "。" in par or not par.endswith(("）", ")")) \
-                or not _NOTE_VERB.search(par) or len(par) > 200:
+        if (
+            MD_HEADING.match(par)
+            or _article_start(par)
+            or "。" in par
+            or not par.endswith(("）", ")"))
+            or not _NOTE_VERB.search(par)
+            or len(par) > 200
+        ):
             break
         if par.startswith(("（", "(")) and _DATE.search(par):
             header.dates.append(par)
@@ -403,10 +454,13 @@ def _parse_dates(lines: list[str]) -> _Dates:
         matches = list(_DATE.finditer(line))
         segments: list[tuple[str, str | None]] = []
         for k, m in enumerate(matches):
-            seg = line[m.end(): matches[k + 1].start() if k + 1 < len(matches) else len(line)]
+            seg = line[m.end() : matches[k + 1].start() if k + 1 < len(matches) else len(line)]
             segments.append((_iso(*m.groups()) or "", _segment_kind(seg)))
-        if len(matches) == 1 and not line[:matches[0].start()].strip(" （(") \
-                and not line[matches[0].end():].strip(" 　）)"):
+        if (
+            len(matches) == 1
+            and not line[: matches[0].start()].strip(" （(")
+            and not line[matches[0].end() :].strip(" 　）)")
+        ):
             segments = [(segments[0][0], "adopt")]  # a bare date in the header: the date of issue
         # A date with no verb of its own shares the next one's (…第1841次会议、2021年7月1日…通过).
         following: str | None = None
@@ -535,8 +589,11 @@ def _issuer(path: Path, title: str, header: _Header) -> str | None:
 
 
 def _is_abolished(doc: LegalDocument) -> bool:
-    return doc.validity == "已废止" or bool(_REPEALED.search(doc.title)) or bool(
-        _REPEALED.search(Path(doc.source).stem if doc.source else ""))
+    return (
+        doc.validity == "已废止"
+        or bool(_REPEALED.search(doc.title))
+        or bool(_REPEALED.search(Path(doc.source).stem if doc.source else ""))
+    )
 
 
 # ---------------------------------------------------------------------------------------------- body
@@ -581,8 +638,11 @@ def _is_successor(prev: tuple[int, int] | None, number: int, suffix: int) -> boo
 
 def _parse_body(lines: list[str], parts: tuple[str, ...]) -> tuple[list[Article], list[str], list[str]]:
     """Articles, preamble paragraphs, appendix paragraphs (text after the first article that is in none)."""
-    pars = [p for p in (line.strip() for line in lines)
-            if p and not _TABLE_RULE.match(p) and not (p.startswith("<!--") and p.endswith("-->"))]
+    pars = [
+        p
+        for p in (line.strip() for line in lines)
+        if p and not _TABLE_RULE.match(p) and not (p.startswith("<!--") and p.endswith("-->"))
+    ]
     articles: list[Article] = []
     preamble: list[tuple[bool, str]] = []  # (is heading, text)
     appendix: list[str] = []
@@ -630,28 +690,37 @@ def _parse_body(lines: list[str], parts: tuple[str, ...]) -> tuple[list[Article]
                 text = glued.group(1)
                 pars.insert(k, glued.group(2))
             # A heading wrapped onto the next line (…人民法院和 / 人民检察院的专项工作报告).
-            elif (k + 1 < len(pars) and _is_short_plain(pars[k]) and not SUBHEADING.match(pars[k])
-                    and (_article_start(pars[k + 1]) or MD_HEADING.match(pars[k + 1]))):
+            elif (
+                k + 1 < len(pars)
+                and _is_short_plain(pars[k])
+                and not SUBHEADING.match(pars[k])
+                and (_article_start(pars[k + 1]) or MD_HEADING.match(pars[k + 1]))
+            ):
                 text = f"{text}{pars[k]}"
                 k += 1
             heading(level, _norm_heading(text))
             continue
         # A heading glued to the end of a paragraph: …依照本法处理。第二章 罚则
         tail_heading = _TRAILING_HEADING.match(par)
-        if tail_heading and not _article_start(par[tail_heading.start(2):]):
-            pars[k - 1:k] = [tail_heading.group(1), tail_heading.group(2)]
+        if tail_heading and not _article_start(par[tail_heading.start(2) :]):
+            pars[k - 1 : k] = [tail_heading.group(1), tail_heading.group(2)]
             par = pars[k - 1]
         split = _split_glued_articles(par, current[0] if current else (last[0] if last else 0))
         if split:
-            pars[k - 1:k] = split
+            pars[k - 1 : k] = split
             par = split[0]
         start = _article_start(par)
         if start is not None:
             number, suffix, rest, spaced = start
             # Articles quoted by an amendment (…分别作为第一百二十三条至第一百二十七条：) belong to it,
             # up to the amendment's next article.
-            if quote_of is None and current is not None and spaced and not _is_successor(last, number, suffix) \
-                    and _introduces_quote(current):
+            if (
+                quote_of is None
+                and current is not None
+                and spaced
+                and not _is_successor(last, number, suffix)
+                and _introduces_quote(current)
+            ):
                 quote_of = last
             if current is not None and quote_of is not None and not _is_successor(quote_of, number, suffix):
                 current[2].append(par)
@@ -729,7 +798,7 @@ def _split_glued_articles(par: str, number: int) -> list[str] | None:
 
 def _quoting(current: tuple[int, int, list[str], tuple[str, ...]] | None) -> bool:
     """Whether the current article ends with a colon, so what follows is quoted or listed text."""
-    return current is not None and bool(current[2]) and current[2][-1].rstrip("“\"").endswith(("：", ":"))
+    return current is not None and bool(current[2]) and current[2][-1].rstrip('“"').endswith(("：", ":"))
 
 
 _KIND_RANK = {"编": 0, "分编": 1, "章": 2, "节": 3}

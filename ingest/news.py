@@ -136,7 +136,7 @@ def parse_news(text: str, *, source: str) -> CaseDocument:
             if label in ("来源", "来源于", "稿源", "出处", "信息来源", "新闻来源") and value and outlet is None:
                 outlet = re.split(r"\s{1,}|[|丨]|(?:编辑|作者|记者|日期|时间)[：:]", value)[0].strip() or None
             elif "来源" in fields and outlet is None:
-                outlet = re.split(r"\s|[|丨]", p[fields["来源"]:].strip())[0] or None
+                outlet = re.split(r"\s|[|丨]", p[fields["来源"] :].strip())[0] or None
             if date is None:
                 date = _first_date(p)
             continue
@@ -153,7 +153,7 @@ def parse_news(text: str, *, source: str) -> CaseDocument:
     # Title: the first line that is not a label; then subtitles until the first real paragraph.
     title_idx = next((i for i, p in enumerate(body) if len(p) >= 4 and not p.startswith(tuple(_CIRCLED))), 0)
     title = re.sub(r"^#+\s*", "", body[title_idx]).strip("【】")
-    rest = body[title_idx + 1:]
+    rest = body[title_idx + 1 :]
     subtitles: list[str] = []
     while rest and _is_heading_text(rest[0]) and len(rest) > 1 and not rest[0].startswith(tuple(_CIRCLED)):
         subtitles.append(rest.pop(0))

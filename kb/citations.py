@@ -141,11 +141,46 @@ _REF = re.compile(rf"(本|同|该部|该|此|上述|前述|这一|这部)(?:{_SU
 # Characters after which 本法/该法 is a reference (依照本法) rather than the tail of a name (基本法).
 _REF_BEFORE = set("据照反按用见依于即了的是在和与及或并而但也均应需须由将为从对比")
 # Words ending in 法 that are no law name.
-_NOT_NAMES = {"依法", "合法", "违法", "非法", "方法", "做法", "说法", "看法", "立法", "司法", "执法", "守法",
-              "用法", "写法", "想法", "手法", "办法", "规定", "解释", "决定", "法典"}
+_NOT_NAMES = {
+    "依法",
+    "合法",
+    "违法",
+    "非法",
+    "方法",
+    "做法",
+    "说法",
+    "看法",
+    "立法",
+    "司法",
+    "执法",
+    "守法",
+    "用法",
+    "写法",
+    "想法",
+    "手法",
+    "办法",
+    "规定",
+    "解释",
+    "决定",
+    "法典",
+}
 # Names that stand for any document of their kind (《解释》第五条): matched against title endings.
-_GENERIC_NAMES = {"解释", "司法解释", "规定", "若干规定", "办法", "条例", "实施条例", "细则", "实施细则",
-                  "意见", "指导意见", "批复", "决定", "通知"}
+_GENERIC_NAMES = {
+    "解释",
+    "司法解释",
+    "规定",
+    "若干规定",
+    "办法",
+    "条例",
+    "实施条例",
+    "细则",
+    "实施细则",
+    "意见",
+    "指导意见",
+    "批复",
+    "决定",
+    "通知",
+}
 _TRAILING_ORDINAL = re.compile(r"[（(][一二三四五六七八九十]+[）)]$")
 _REVISION_NOTE = re.compile(r"[（(][^（）()]*(?:修正|修订|修改)[^（）()]*[）)]$")
 _ITEM_LINE = re.compile(rf"^[（(]([{_DIG}{_CN}]+)[）)]")
@@ -173,6 +208,7 @@ def _number(s: str | None, limit: int = 9999) -> int | None:
 # Law names
 # --------------------------------------------------------------------------------------------------
 
+
 def _known_short(name: str) -> str | None:
     """The short title a name stands for according to ABBREVIATIONS (民法典, 个保法, 中华人民共和国刑法)."""
     if name in ABBREVIATIONS:
@@ -180,7 +216,7 @@ def _known_short(name: str) -> str | None:
     if name in _SHORT_TITLES:
         return name
     if name.startswith(PRC) and len(name) > len(PRC):
-        rest = name[len(PRC):]
+        rest = name[len(PRC) :]
         if rest in ABBREVIATIONS or rest in _SHORT_TITLES:
             return ABBREVIATIONS.get(rest, rest)
     return None
@@ -192,8 +228,7 @@ def _as_written(name: str) -> str:
     return _REVISION_NOTE.sub("", s)
 
 
-_ALIAS_CACHE: weakref.WeakKeyDictionary[LawNameIndex, tuple[int, frozenset[str], int]] = (
-    weakref.WeakKeyDictionary())
+_ALIAS_CACHE: weakref.WeakKeyDictionary[LawNameIndex, tuple[int, frozenset[str], int]] = weakref.WeakKeyDictionary()
 
 
 def _alias_set(names: LawNameIndex) -> tuple[frozenset[str], int]:
@@ -259,8 +294,7 @@ def _bracket_start(text: str, close: int, lo: int) -> int | None:
 _VERSION_NOTE_BEFORE = re.compile(r"[（(][^（）()]{0,20}(?:修订|修正|修改|年)[^（）()]{0,8}[）)]")
 
 
-def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None,
-                memo: dict[str, _Law | None]) -> _Law | None:
+def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None, memo: dict[str, _Law | None]) -> _Law | None:
     """The law name that ends right before `pos` (an article), not reaching back past `lo`."""
     i = pos
     while i > lo and text[i - 1] in " \t\u3000":
@@ -282,18 +316,18 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None,
         k = _bracket_start(text, j - 1, lo)
         if k is None or j - 1 - k <= 1:
             return None
-        name = text[k + 1:j - 1]
+        name = text[k + 1 : j - 1]
         key = "《" + name
         if key not in memo:
             memo[key] = _Law("law", resolve_law_name(name, names), 0)
         found = memo[key]
         return _Law("law", found.value, k) if found is not None else None
     # a bare run of CJK characters
-    seg = text[max(lo, i - _MAX_RUN):i]
+    seg = text[max(lo, i - _MAX_RUN) : i]
     n = _CJK_RUN.match(seg[::-1]).end()  # type: ignore[union-attr]  # `*` always matches
     if n < 2:
         return None
-    run = seg[len(seg) - n:]
+    run = seg[len(seg) - n :]
     if run not in memo:
         memo[run] = _bare_law(run, names) if run.endswith(_LAW_SUFFIXES) else None
     found = memo[run]
@@ -339,6 +373,7 @@ def _bare_law(run: str, names: LawNameIndex | None) -> _Law | None:
 # Parsing
 # --------------------------------------------------------------------------------------------------
 
+
 def _case_citation(m: re.Match[str]) -> Citation | None:
     n = _number(m.group("cn1") or m.group("cn2") or m.group("cn3"), 99999)
     if n is None:
@@ -352,8 +387,7 @@ def _item(m: re.Match[str], group: str) -> int | None:
     return _number(m.group(group) or m.group(group + "b"), 99)
 
 
-def parse_citations(text: str, names: LawNameIndex | None = None,
-                    context_law: str | None = None) -> list[Citation]:
+def parse_citations(text: str, names: LawNameIndex | None = None, context_law: str | None = None) -> list[Citation]:
     """Every citation in `text`, in order (see the module docstring for the grammar).
 
     `names` resolves law names to the titles a knowledge base holds; `context_law` is the law that
@@ -372,7 +406,7 @@ def parse_citations(text: str, names: LawNameIndex | None = None,
                 prev = c
             continue
         gap_from = prev.end if prev is not None else 0
-        gap = text[gap_from:m.start()]
+        gap = text[gap_from : m.start()]
         in_list = prev is not None and _LIST_GAP.fullmatch(gap) is not None
         same_sentence = prev is not None and _SENTENCE_END.search(gap) is None
 
@@ -393,7 +427,7 @@ def parse_citations(text: str, names: LawNameIndex | None = None,
             else:
                 law = last_law or context
             start = law_ref.start if law_ref is not None else m.start()
-            raw = text[start:m.end()]
+            raw = text[start : m.end()]
             suffix = _number(m.group("suf"), 99) or 0
             para = _number(m.group("para"), 99)
             item = _item(m, "item")
@@ -402,8 +436,16 @@ def parse_citations(text: str, names: LawNameIndex | None = None,
                 for n in numbers[:-1]:
                     out.append(Citation(raw=raw, law=law, article_no=n, start=start, end=m.end()))
                 first = numbers[-1]
-            c = Citation(raw=raw, law=law, article_no=first, article_suffix=suffix, paragraph=para,
-                         item=item, start=start, end=m.end())
+            c = Citation(
+                raw=raw,
+                law=law,
+                article_no=first,
+                article_suffix=suffix,
+                paragraph=para,
+                item=item,
+                start=start,
+                end=m.end(),
+            )
         else:
             if prev is None or prev.article_no is None or not in_list:
                 continue
@@ -411,8 +453,7 @@ def parse_citations(text: str, names: LawNameIndex | None = None,
                 para = _number(m.group("p1"), 99)
                 if para is None:
                     continue
-                c = replace(prev, raw=m.group(0), paragraph=para, item=_item(m, "pitem"),
-                            start=m.start(), end=m.end())
+                c = replace(prev, raw=m.group(0), paragraph=para, item=_item(m, "pitem"), start=m.start(), end=m.end())
             else:
                 item = _item(m, "iitem")
                 if item is None:
@@ -458,6 +499,7 @@ def format_citation(c: Citation) -> str:
 # --------------------------------------------------------------------------------------------------
 # Verification
 # --------------------------------------------------------------------------------------------------
+
 
 @runtime_checkable
 class ArticleCatalog(Protocol):
@@ -568,8 +610,9 @@ class _Verifier:
         if c.case_id:
             chunks = self.catalog.case_chunks(c.case_id)
             if chunks:
-                return VerifiedCitation(c, "exists", c.case_id, title=chunks[0].title,
-                                        chunk_ids=tuple(ch.chunk_id for ch in chunks))
+                return VerifiedCitation(
+                    c, "exists", c.case_id, title=chunks[0].title, chunk_ids=tuple(ch.chunk_id for ch in chunks)
+                )
             return VerifiedCitation(c, "not_found", c.case_id, note=f"知识库中没有{c.case_id}")
         display = format_citation(c)
         if c.article_no is None:
@@ -591,35 +634,49 @@ class _Verifier:
             if good:
                 matched[title] = good
             else:
-                unit = format_citation(replace(c, law=None))[len(label):]
+                unit = format_citation(replace(c, law=None))[len(label) :]
                 reasons.append(f"{_book(title)}{label}没有{unit}")
 
         if not matched:
             only = titles[0] if len(titles) == 1 else None
             shown = format_citation(replace(c, law=only)) if only else display
-            note = "；".join(reasons) if reasons else (
-                f"{_book(only)}没有{label}" if only else f"{_book(c.law)}所指的文件中都没有{label}")
+            note = (
+                "；".join(reasons)
+                if reasons
+                else (f"{_book(only)}没有{label}" if only else f"{_book(c.law)}所指的文件中都没有{label}")
+            )
             return VerifiedCitation(c, "not_found", shown, title=only, note=note)
 
         if len(matched) > 1:
             listed = "、".join(_book(t) for t in matched)
-            return VerifiedCitation(c, "ambiguous", display,
-                                    chunk_ids=tuple(ch.chunk_id for chs in matched.values() for ch in chs),
-                                    note=f"{_book(c.law)}可指多个文件，均有{label}：{listed}")
+            return VerifiedCitation(
+                c,
+                "ambiguous",
+                display,
+                chunk_ids=tuple(ch.chunk_id for chs in matched.values() for ch in chs),
+                note=f"{_book(c.law)}可指多个文件，均有{label}：{listed}",
+            )
 
         title, chunks = next(iter(matched.items()))
         shown = format_citation(replace(c, law=title))
         note = f"按条文确定为{_book(title)}" if len(titles) > 1 else ""
         current = [ch for ch in chunks if ch.validity in _CURRENT]
         if current:
-            return VerifiedCitation(c, "exists", shown, title=title,
-                                    chunk_ids=tuple(ch.chunk_id for ch in current), note=note)
-        states = "、".join(dict.fromkeys(
-            ch.validity + (f"（施行日期{ch.effective}）" if ch.effective else "") for ch in chunks))
+            return VerifiedCitation(
+                c, "exists", shown, title=title, chunk_ids=tuple(ch.chunk_id for ch in current), note=note
+            )
+        states = "、".join(
+            dict.fromkeys(ch.validity + (f"（施行日期{ch.effective}）" if ch.effective else "") for ch in chunks)
+        )
         other = f"该条仅见于{states}的版本，现行版本中没有"
-        return VerifiedCitation(c, "other_version", shown, title=title,
-                                chunk_ids=tuple(ch.chunk_id for ch in chunks),
-                                note=f"{note}；{other}" if note else other)
+        return VerifiedCitation(
+            c,
+            "other_version",
+            shown,
+            title=title,
+            chunk_ids=tuple(ch.chunk_id for ch in chunks),
+            note=f"{note}；{other}" if note else other,
+        )
 
 
 def verify_citation(c: Citation, catalog: ArticleCatalog, names: LawNameIndex | None = None) -> VerifiedCitation:

@@ -151,9 +151,11 @@ def cmd_train(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         print(f"train: {exc}", file=sys.stderr)
         return 2
     report = train(kb, pairs, epochs=args.epochs, lam=args.lam)
-    print(f"pairs {report.pairs}, usable {report.usable}, epochs {report.epochs}; held-out R@10 (static alone) "
-          f"{report.holdout_r10_before:.3f} → {report.holdout_r10_after:.3f}; static fusion weight "
-          f"{report.static_weight}; saved under {kb.home}")
+    print(
+        f"pairs {report.pairs}, usable {report.usable}, epochs {report.epochs}; held-out R@10 (static alone) "
+        f"{report.holdout_r10_before:.3f} → {report.holdout_r10_after:.3f}; static fusion weight "
+        f"{report.static_weight}; saved under {kb.home}"
+    )
     return 0
 
 

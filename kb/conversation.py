@@ -25,10 +25,12 @@ if TYPE_CHECKING:  # pragma: no cover
 # Words that point back at what was said before (anaphora, continuation, "and what about").
 _LEADING = re.compile(
     r"^(?:那|那么|那如果|那要是|还有|另外|此外|如果|要是|假如|万一|然后|再|而且|并且|所以"
-    r"|这样|这种|这个|这些|他们|她们|它们|对方|上面|刚才|前面)")
+    r"|这样|这种|这个|这些|他们|她们|它们|对方|上面|刚才|前面)"
+)
 _ANYWHERE = re.compile(
     r"这种情况|这种|这样的话|这个|这些|上述|刚才|前面说|上面说|他们|对方|该公司|那家|那个"
-    r"|还能|还可以|还要|还会|呢[？?]?$")
+    r"|还能|还可以|还要|还会|呢[？?]?$"
+)
 SHORT_QUESTION = 14  # characters: a question this short rarely states a whole situation
 
 
@@ -103,8 +105,7 @@ class Conversation:
         self._remember(question, persona, answer)
         return answer
 
-    def stream(self, question: str, persona: str | None = None, use_llm: bool | None = None
-               ) -> Iterator[str | Answer]:
+    def stream(self, question: str, persona: str | None = None, use_llm: bool | None = None) -> Iterator[str | Answer]:
         """Text pieces, then the final Answer (which is also remembered)."""
         persona = persona or self.persona
         for piece in self.answerer.stream(question, persona=persona, history=self.turns, use_llm=use_llm):
@@ -117,4 +118,4 @@ class Conversation:
 
     def _remember(self, question: str, persona: str, answer: Answer) -> None:
         self.turns.append(Turn(question, persona, answer.playbook_id, answer))
-        del self.turns[:-self.max_turns]
+        del self.turns[: -self.max_turns]

@@ -130,7 +130,7 @@ def short_title(title: str) -> str:
     """民法典 for 中华人民共和国民法典; other titles are returned without their version note."""
     t = clean_title(title)
     if t.startswith(PRC) and len(t) > len(PRC):
-        return t[len(PRC):]
+        return t[len(PRC) :]
     return t
 
 
@@ -159,10 +159,15 @@ class LawNameIndex:
         short = short_title(title)
         names = {full, short, title}
         # 最高人民法院关于… interpretations are often written without the issuer.
-        for issuer in ("最高人民法院、最高人民检察院", "最高人民法院 最高人民检察院", "最高人民法院最高人民检察院",
-                       "最高人民法院", "最高人民检察院"):
+        for issuer in (
+            "最高人民法院、最高人民检察院",
+            "最高人民法院 最高人民检察院",
+            "最高人民法院最高人民检察院",
+            "最高人民法院",
+            "最高人民检察院",
+        ):
             if short.startswith(issuer) and len(short) > len(issuer) + 2:
-                names.add(short[len(issuer):].lstrip("、 "))
+                names.add(short[len(issuer) :].lstrip("、 "))
         names |= {abbr for abbr, target in ABBREVIATIONS.items() if target == short}
         # Interpretations name their law in full (关于适用《中华人民共和国民法典》…); people write 《民法典》.
         names |= {n.replace(PRC, "") for n in names if PRC in n[1:]}
@@ -175,6 +180,6 @@ class LawNameIndex:
             return sorted(self._by_alias[key], key=len)
         if key in ABBREVIATIONS and ABBREVIATIONS[key] in self._by_alias:
             return sorted(self._by_alias[ABBREVIATIONS[key]], key=len)
-        if key.startswith(PRC) and key[len(PRC):] in self._by_alias:
-            return sorted(self._by_alias[key[len(PRC):]], key=len)
+        if key.startswith(PRC) and key[len(PRC) :] in self._by_alias:
+            return sorted(self._by_alias[key[len(PRC) :]], key=len)
         return []

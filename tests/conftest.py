@@ -51,9 +51,11 @@ def lexical_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
 def small_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     kb = KnowledgeBase(tmp_path_factory.mktemp("small_kb"))
     sources = [SMALL_LAWS]
-    for rel in (("corpus", "lawrefbook", *FACE_RULES.split("/")),
-                ("corpus", "cases", "topical_md", "spp_guiding_141.md"),
-                ("corpus", "news")):
+    for rel in (
+        ("corpus", "lawrefbook", *FACE_RULES.split("/")),
+        ("corpus", "cases", "topical_md", "spp_guiding_141.md"),
+        ("corpus", "news"),
+    ):
         path = SHARED.joinpath(*rel)
         if path.exists():
             sources.append(str(path))

@@ -34,8 +34,9 @@ def test_ask_markdown(lexical_kb: KnowledgeBase, capsys: pytest.CaptureFixture[s
     assert out.startswith("**简单说：**") and "#### 来源" in out
 
 
-def test_ask_stdin_one_json_per_line(lexical_kb: KnowledgeBase, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_stdin_one_json_per_line(
+    lexical_kb: KnowledgeBase, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{QUESTION}\n\n那我可以要求赔多少？\n"))
     assert main(["--home", str(lexical_kb.home), "ask", "--stdin", "--conversation", "--persona", "ngo"]) == 0
     lines = capsys.readouterr().out.strip().split("\n")
@@ -45,8 +46,9 @@ def test_ask_stdin_one_json_per_line(lexical_kb: KnowledgeBase, capsys: pytest.C
     assert all(r["persona"] == "ngo" and r["answer"] and r["sources"] for r in rows)
 
 
-def test_ask_llm_without_configuration_says_so(lexical_kb: KnowledgeBase, capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_llm_without_configuration_says_so(
+    lexical_kb: KnowledgeBase, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KB_LLM_MODEL", raising=False)
     assert main(["--home", str(lexical_kb.home), "ask", QUESTION, "--llm", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -59,8 +61,15 @@ def test_ask_needs_a_question(lexical_kb: KnowledgeBase) -> None:
 
 def test_python_dash_m_kb_ask(lexical_kb: KnowledgeBase) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "kb", "--home", str(lexical_kb.home), "ask", QUESTION, "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "kb", "--home", str(lexical_kb.home), "ask", QUESTION, "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     data = json.loads(done.stdout)
     assert data["playbook"] == "personal_info_trade" and all(c["verified"] for c in data["citations"])

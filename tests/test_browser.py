@@ -28,7 +28,6 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SEED = "宝宝刚出生就接到影楼的推销电话，对方知道孩子的出生日期和我们的电话，是有人卖了我们的信息吗？我该怎么办？"
 
 
-
 @pytest.fixture(scope="module")
 def app_url(small_kb: KnowledgeBase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):

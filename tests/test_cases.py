@@ -458,8 +458,14 @@ def test_mapping_for_other_exports(tmp_path: Path) -> None:
     }
     p = tmp_path / "export.jsonl"
     p.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
-    mapping = {"id": "uid", "title": "name", "full_text": "body", "case_numbers": "nums", "date": "when",
-               "court": "court_name"}
+    mapping = {
+        "id": "uid",
+        "title": "name",
+        "full_text": "body",
+        "case_numbers": "nums",
+        "date": "when",
+        "court": "court_name",
+    }
     (d,) = list(iter_case_jsonl(p, mapping))
     assert isinstance(d, CaseDocument)
     assert d.doc_id == "case:x1"
@@ -490,9 +496,16 @@ def test_typical_export_field_names(tmp_path: Path) -> None:
 
 
 def test_bad_lines_yield_errors_and_the_batch_goes_on(tmp_path: Path) -> None:
-    good = {"id": "spc_guiding:9001", "kind": "spc_guiding", "number": 9001, "title": "甲诉乙买卖合同纠纷案",
-            "full_text": "### 指导案例9001号：甲诉乙买卖合同纠纷案\n\n裁判要点\n\n要点。\n\n基本案情\n\n案情。",
-            "release_date": "None", "trial_court": "None", "keywords": None}
+    good = {
+        "id": "spc_guiding:9001",
+        "kind": "spc_guiding",
+        "number": 9001,
+        "title": "甲诉乙买卖合同纠纷案",
+        "full_text": "### 指导案例9001号：甲诉乙买卖合同纠纷案\n\n裁判要点\n\n要点。\n\n基本案情\n\n案情。",
+        "release_date": "None",
+        "trial_court": "None",
+        "keywords": None,
+    }
     lines = [
         json.dumps(good, ensure_ascii=False),
         '{"id": "broken", "full_text": "张三的手机号13812345678',  # truncated JSON
@@ -505,7 +518,11 @@ def test_bad_lines_yield_errors_and_the_batch_goes_on(tmp_path: Path) -> None:
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     items = list(iter_case_jsonl(p))
     assert [type(i).__name__ for i in items] == [
-        "CaseDocument", "CaseRecordError", "CaseRecordError", "CaseRecordError", "CaseDocument"
+        "CaseDocument",
+        "CaseRecordError",
+        "CaseRecordError",
+        "CaseRecordError",
+        "CaseDocument",
     ]
     errors = [i for i in items if isinstance(i, CaseRecordError)]
     assert [e.line for e in errors] == [2, 4, 5]

@@ -41,8 +41,9 @@ def key(c: Citation) -> tuple[object, ...]:
     return (c.law, c.article_no, c.article_suffix, c.paragraph, c.item)
 
 
-def A(law: str | None, no: int, suffix: int = 0, para: int | None = None,
-      item: int | None = None) -> tuple[object, ...]:
+def A(
+    law: str | None, no: int, suffix: int = 0, para: int | None = None, item: int | None = None
+) -> tuple[object, ...]:
     return (law, no, suffix, para, item)
 
 
@@ -91,27 +92,34 @@ PARSE_CASES = [
     ("依据某某省物业管理条例第12条", [A("某某省物业管理条例", 12)]),
     # lists and ranges
     ("民法典第一千一百八十三条、第一千一百八十四条", [A(MF, 1183), A(MF, 1184)]),
-    ("《民法典》第一千一百六十五条、第一千一百六十六条和第一千一百六十七条",
-     [A(MF, 1165), A(MF, 1166), A(MF, 1167)]),
+    ("《民法典》第一千一百六十五条、第一千一百六十六条和第一千一百六十七条", [A(MF, 1165), A(MF, 1166), A(MF, 1167)]),
     ("民法典第1183条、1184条", [A(MF, 1183), A(MF, 1184)]),
     ("民法典第二十条至第二十三条", [A(MF, 20), A(MF, 23)]),
     ("民法典第二十条至二十三条", [A(MF, 20), A(MF, 23)]),
     ("民法典第20至23条", [A(MF, 20), A(MF, 23)]),
     ("民法典第1034、1035条", [A(MF, 1034), A(MF, 1035)]),
     ("民法典第1、2、3条第二款", [A(MF, 1), A(MF, 2), A(MF, 3, para=2)]),
-    ("网络安全法第四十条至第四十五条规定了个人信息保护义务",
-     [A("中华人民共和国网络安全法", 40), A("中华人民共和国网络安全法", 45)]),
-    ("劳动合同法第八十二条第一款、第二款，劳动法第50条",
-     [A("中华人民共和国劳动合同法", 82, para=1), A("中华人民共和国劳动合同法", 82, para=2),
-      A("中华人民共和国劳动法", 50)]),
+    (
+        "网络安全法第四十条至第四十五条规定了个人信息保护义务",
+        [A("中华人民共和国网络安全法", 40), A("中华人民共和国网络安全法", 45)],
+    ),
+    (
+        "劳动合同法第八十二条第一款、第二款，劳动法第50条",
+        [
+            A("中华人民共和国劳动合同法", 82, para=1),
+            A("中华人民共和国劳动合同法", 82, para=2),
+            A("中华人民共和国劳动法", 50),
+        ],
+    ),
     ("民法典第1034条第二款、第三款", [A(MF, 1034, para=2), A(MF, 1034, para=3)]),
-    ("《个人信息保护法》第十三条第一款第（二）项、第（三）项",
-     [A(GB, 13, para=1, item=2), A(GB, 13, para=1, item=3)]),
+    ("《个人信息保护法》第十三条第一款第（二）项、第（三）项", [A(GB, 13, para=1, item=2), A(GB, 13, para=1, item=3)]),
     ("个保法第13条和民法典第1034条", [A(GB, 13), A(MF, 1034)]),
     # 同法 / 本法 / 该条例 and bare articles
     ("刑法第253条之一，同法第285条", [A(XF, 253, 1), A(XF, 285)]),
-    ("《网络数据安全管理条例》第二条规定了适用范围，依照该条例第十条",
-     [A("网络数据安全管理条例", 2), A("网络数据安全管理条例", 10)]),
+    (
+        "《网络数据安全管理条例》第二条规定了适用范围，依照该条例第十条",
+        [A("网络数据安全管理条例", 2), A("网络数据安全管理条例", 10)],
+    ),
     ("依照本法第五条", [A(None, 5)]),
     ("第一千零三十四条规定", [A(None, 1034)]),
     ("第十三条第二项", [A(None, 13, item=2)]),
@@ -128,8 +136,7 @@ PARSE_CASES = [
     ("最高人民检察院指导性案例第141号", [CASE("检例第141号")]),
     ("最高检第141号指导性案例", [CASE("检例第141号")]),
     ("指导案例一九二号", [CASE("指导案例192号")]),
-    ("参见指导案例192号及检例第141号，并依照民法典第1034条",
-     [CASE("指导案例192号"), CASE("检例第141号"), A(MF, 1034)]),
+    ("参见指导案例192号及检例第141号，并依照民法典第1034条", [CASE("指导案例192号"), CASE("检例第141号"), A(MF, 1034)]),
 ]
 
 
@@ -168,9 +175,16 @@ def test_bare_number_after_a_case_is_no_article() -> None:
     assert [key(c) for c in parse_citations("见指导案例192号、3条")] == [CASE("指导案例192号")]
 
 
-@pytest.mark.parametrize(("text", "number"), [
-    ("第一千零三十四条", 1034), ("第十一条", 11), ("第11条", 11), ("第一百零一条", 101), ("第一〇三四条", 1034),
-])
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("第一千零三十四条", 1034),
+        ("第十一条", 11),
+        ("第11条", 11),
+        ("第一百零一条", 101),
+        ("第一〇三四条", 1034),
+    ],
+)
 def test_numbers_are_taken_whole(text: str, number: int) -> None:
     found = parse_citations(text)
     assert [c.article_no for c in found] == [number]
@@ -181,23 +195,23 @@ def test_spans_cover_the_citation_not_the_lead_in() -> None:
     text = "法院认为，依照民法典第1165条的规定，被告应当赔偿；违反《个人信息保护法》第十三条第一款第（二）项。"
     first, second = parse_citations(text)
     assert first.raw == "民法典第1165条"
-    assert text[first.start:first.end] == first.raw
+    assert text[first.start : first.end] == first.raw
     assert second.raw == "《个人信息保护法》第十三条第一款第（二）项"
-    assert text[second.start:second.end] == second.raw
+    assert text[second.start : second.end] == second.raw
 
 
 def test_list_members_have_their_own_spans() -> None:
     text = "民法典第一千一百八十三条、第一千一百八十四条"
     first, second = parse_citations(text)
     assert (first.raw, second.raw) == ("民法典第一千一百八十三条", "第一千一百八十四条")
-    assert text[second.start:second.end] == "第一千一百八十四条"
+    assert text[second.start : second.end] == "第一千一百八十四条"
 
 
 def test_case_span() -> None:
     text = "可参考最高人民法院指导案例17号。"
     (c,) = parse_citations(text)
     assert c.law is None and c.article_no is None
-    assert c.raw == "最高人民法院指导案例17号" and text[c.start:c.end] == c.raw
+    assert c.raw == "最高人民法院指导案例17号" and text[c.start : c.end] == c.raw
 
 
 def test_253_and_253_1_are_distinct() -> None:
@@ -216,7 +230,9 @@ def test_context_law() -> None:
     text = "民法典第1034条。本法第2条。同法第3条。"
     assert [key(c) for c in parse_citations(text, context_law="刑法")] == [A(MF, 1034), A(XF, 2), A(XF, 3)]
     assert [key(c) for c in parse_citations("民法典第1034条。同法第3条。", context_law="刑法")] == [
-        A(MF, 1034), A(MF, 3)]
+        A(MF, 1034),
+        A(MF, 3),
+    ]
     assert [key(c) for c in parse_citations("同法第3条", context_law="刑法")] == [A(XF, 3)]
     # without a context, 本法 falls back to the law cited last
     assert [key(c) for c in parse_citations(text)] == [A(MF, 1034), A(MF, 2), A(MF, 3)]
@@ -243,17 +259,20 @@ def names() -> LawNameIndex:
     return LawNameIndex(INDEX_TITLES)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("个保法第13条", [A(GB, 13)]),
-    ("依照民法典第1165条", [A(MF, 1165)]),
-    ("根据高等教育法第3条", [A("中华人民共和国高等教育法", 3)]),
-    ("关于审理使用人脸识别技术处理个人信息相关民事案件适用法律若干问题的规定第二条", [A(RL, 2)]),
-    ("《最高人民法院关于适用〈中华人民共和国民事诉讼法〉的解释》第九十条", [A(SX, 90)]),
-    ("《最高人民法院关于适用〈民事诉讼法〉的解释》第九十条", [A(SX, 90)]),  # the law's short name inside
-    ("《解释》第五条", [A("解释", 5)]),
-    ("劳动合同法第82条", [A("中华人民共和国劳动合同法", 82)]),  # not in the index: ABBREVIATIONS
-    ("《某某办法》第3条", [A("某某办法", 3)]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("个保法第13条", [A(GB, 13)]),
+        ("依照民法典第1165条", [A(MF, 1165)]),
+        ("根据高等教育法第3条", [A("中华人民共和国高等教育法", 3)]),
+        ("关于审理使用人脸识别技术处理个人信息相关民事案件适用法律若干问题的规定第二条", [A(RL, 2)]),
+        ("《最高人民法院关于适用〈中华人民共和国民事诉讼法〉的解释》第九十条", [A(SX, 90)]),
+        ("《最高人民法院关于适用〈民事诉讼法〉的解释》第九十条", [A(SX, 90)]),  # the law's short name inside
+        ("《解释》第五条", [A("解释", 5)]),
+        ("劳动合同法第82条", [A("中华人民共和国劳动合同法", 82)]),  # not in the index: ABBREVIATIONS
+        ("《某某办法》第3条", [A("某某办法", 3)]),
+    ],
+)
 def test_parse_with_index(names: LawNameIndex, text: str, expected: list[tuple[object, ...]]) -> None:
     assert [key(c) for c in parse_citations(text, names)] == expected
 
@@ -270,17 +289,25 @@ def test_resolve_law_name(names: LawNameIndex) -> None:
 # Formatting
 # --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("citation", "text"), [
-    (Citation(raw="", law=GB, article_no=13, paragraph=1, item=2),
-     "《中华人民共和国个人信息保护法》第十三条第一款第（二）项"),
-    (Citation(raw="", law=MF, article_no=1034), "《中华人民共和国民法典》第一千零三十四条"),
-    (Citation(raw="", law=XF, article_no=253, article_suffix=1), "《中华人民共和国刑法》第二百五十三条之一"),
-    (Citation(raw="", law=None, article_no=13), "第十三条"),
-    (Citation(raw="", law=None, case_id="指导案例192号"), "指导案例192号"),
-    (Citation(raw="", law=None, case_id="检例第141号"), "检例第141号"),
-    (Citation(raw="", law=SJ, article_no=1),
-     "《最高人民法院关于适用〈中华人民共和国民法典〉时间效力的若干规定》第一条"),
-])
+
+@pytest.mark.parametrize(
+    ("citation", "text"),
+    [
+        (
+            Citation(raw="", law=GB, article_no=13, paragraph=1, item=2),
+            "《中华人民共和国个人信息保护法》第十三条第一款第（二）项",
+        ),
+        (Citation(raw="", law=MF, article_no=1034), "《中华人民共和国民法典》第一千零三十四条"),
+        (Citation(raw="", law=XF, article_no=253, article_suffix=1), "《中华人民共和国刑法》第二百五十三条之一"),
+        (Citation(raw="", law=None, article_no=13), "第十三条"),
+        (Citation(raw="", law=None, case_id="指导案例192号"), "指导案例192号"),
+        (Citation(raw="", law=None, case_id="检例第141号"), "检例第141号"),
+        (
+            Citation(raw="", law=SJ, article_no=1),
+            "《最高人民法院关于适用〈中华人民共和国民法典〉时间效力的若干规定》第一条",
+        ),
+    ],
+)
 def test_format(citation: Citation, text: str) -> None:
     assert format_citation(citation) == text
 
@@ -330,14 +357,39 @@ def test_round_trip_with_index(names: LawNameIndex, citation: Citation) -> None:
 # Verification against a fake catalog
 # --------------------------------------------------------------------------------------------------
 
-def _chunk(cid: str, doc_id: str, title: str, number: int | None, text: str, suffix: int = 0,
-           validity: str = "现行有效", effective: str | None = None, part: int = 1, parts: int = 1,
-           paragraph: int | None = None, case_id: str | None = None) -> Chunk:
-    return Chunk(chunk_id=cid, doc_id=doc_id, source_type="case" if case_id else "statute",
-                 doc_type="指导案例" if case_id else "法律", title=title, short_title=title, text=text,
-                 article=None if number is None else f"第{number}条", article_no=number,
-                 article_suffix=suffix, validity=validity, effective=effective, part=part, parts=parts,
-                 paragraph=paragraph, case_id=case_id)
+
+def _chunk(
+    cid: str,
+    doc_id: str,
+    title: str,
+    number: int | None,
+    text: str,
+    suffix: int = 0,
+    validity: str = "现行有效",
+    effective: str | None = None,
+    part: int = 1,
+    parts: int = 1,
+    paragraph: int | None = None,
+    case_id: str | None = None,
+) -> Chunk:
+    return Chunk(
+        chunk_id=cid,
+        doc_id=doc_id,
+        source_type="case" if case_id else "statute",
+        doc_type="指导案例" if case_id else "法律",
+        title=title,
+        short_title=title,
+        text=text,
+        article=None if number is None else f"第{number}条",
+        article_no=number,
+        article_suffix=suffix,
+        validity=validity,
+        effective=effective,
+        part=part,
+        parts=parts,
+        paragraph=paragraph,
+        case_id=case_id,
+    )
 
 
 PI_13 = (
@@ -353,38 +405,94 @@ PI_13 = (
 )
 
 CHUNKS = [
-    _chunk("mf-1034", "mf", MF, 1034, "自然人的个人信息受法律保护。\n"
-           "个人信息是以电子或者其他方式记录的能够单独或者与其他信息结合识别特定自然人的各种信息。\n"
-           "个人信息中的私密信息，适用有关隐私权的规定；没有规定的，适用有关个人信息保护的规定。"),
+    _chunk(
+        "mf-1034",
+        "mf",
+        MF,
+        1034,
+        "自然人的个人信息受法律保护。\n"
+        "个人信息是以电子或者其他方式记录的能够单独或者与其他信息结合识别特定自然人的各种信息。\n"
+        "个人信息中的私密信息，适用有关隐私权的规定；没有规定的，适用有关个人信息保护的规定。",
+    ),
     # a long article stored in two parts; the second starts at 第二款
-    _chunk("mf-1165-1", "mf", MF, 1165, "行为人因过错侵害他人民事权益造成损害的，应当承担侵权责任。",
-           part=1, parts=2, paragraph=1),
-    _chunk("mf-1165-2", "mf", MF, 1165, "依照法律规定推定行为人有过错，其不能证明自己没有过错的，应当承担侵权责任。",
-           part=2, parts=2, paragraph=2),
+    _chunk(
+        "mf-1165-1",
+        "mf",
+        MF,
+        1165,
+        "行为人因过错侵害他人民事权益造成损害的，应当承担侵权责任。",
+        part=1,
+        parts=2,
+        paragraph=1,
+    ),
+    _chunk(
+        "mf-1165-2",
+        "mf",
+        MF,
+        1165,
+        "依照法律规定推定行为人有过错，其不能证明自己没有过错的，应当承担侵权责任。",
+        part=2,
+        parts=2,
+        paragraph=2,
+    ),
     _chunk("gb-13", "gb", GB, 13, PI_13),
     _chunk("xf-253", "xf", XF, 253, "邮政工作人员私自开拆或者隐匿、毁弃邮件、电报的，处二年以下有期徒刑或者拘役。"),
-    _chunk("xf-253-1", "xf", XF, 253, "违反国家有关规定，向他人出售或者提供公民个人信息，情节严重的，……\n"
-           "违反国家有关规定，将在履行职责或者提供服务过程中获得的公民个人信息，出售或者提供给他人的，依照前款的规定从重处罚。",
-           suffix=1),
+    _chunk(
+        "xf-253-1",
+        "xf",
+        XF,
+        253,
+        "违反国家有关规定，向他人出售或者提供公民个人信息，情节严重的，……\n"
+        "违反国家有关规定，将在履行职责或者提供服务过程中获得的公民个人信息，出售或者提供给他人的，依照前款的规定从重处罚。",
+        suffix=1,
+    ),
     # 消费者权益保护法: the 2009 version (已被修改) and the current one
-    _chunk("xb09-49", "xb2009", XB, 49, "经营者提供商品或者服务有欺诈行为的，应当按照消费者的要求增加赔偿……",
-           validity="已被修改", effective="2009-08-27"),
+    _chunk(
+        "xb09-49",
+        "xb2009",
+        XB,
+        49,
+        "经营者提供商品或者服务有欺诈行为的，应当按照消费者的要求增加赔偿……",
+        validity="已被修改",
+        effective="2009-08-27",
+    ),
     _chunk("xb09-55", "xb2009", XB, 55, "本法自1994年1月1日起施行。", validity="已被修改", effective="2009-08-27"),
-    _chunk("xb13-55", "xb2013", XB, 55, "经营者提供商品或者服务有欺诈行为的，应当按照消费者的要求增加赔偿……\n"
-           "经营者明知商品或者服务存在缺陷，仍然向消费者提供……", effective="2014-03-15"),
+    _chunk(
+        "xb13-55",
+        "xb2013",
+        XB,
+        55,
+        "经营者提供商品或者服务有欺诈行为的，应当按照消费者的要求增加赔偿……\n"
+        "经营者明知商品或者服务存在缺陷，仍然向消费者提供……",
+        effective="2014-03-15",
+    ),
     # a law not yet in force, and one whose validity is unknown
-    _chunk("new-1", "new", "中华人民共和国未来法", 1, "为了规范未来，制定本法。", validity="尚未生效",
-           effective="2099-01-01"),
+    _chunk(
+        "new-1",
+        "new",
+        "中华人民共和国未来法",
+        1,
+        "为了规范未来，制定本法。",
+        validity="尚未生效",
+        effective="2099-01-01",
+    ),
     _chunk("unk-1", "unk", "某某省物业管理条例", 12, "业主有权查阅物业服务资料。", validity="未知"),
     # two interpretations, both with 第五条; only one with 第十条
     _chunk("sx-5", "sx", SX, 5, "民事诉讼法第十八条第二项规定的重大涉外案件，包括……"),
     _chunk("qx-5", "qx", QX, 5, "非法获取、出售或者提供公民个人信息，具有下列情形之一的……"),
     _chunk("qx-10", "qx", QX, 10, "实施侵犯公民个人信息犯罪，不属于“情节特别严重”……"),
-    _chunk("rl-2", "rl", RL, 2, "信息处理者处理人脸信息有下列情形之一的，人民法院应当认定属于侵害人格权益的行为：\n"
-           "（一）在宾馆、商场、银行等经营场所违反法律、行政法规的规定使用人脸识别技术进行人脸验证、辨识或者分析；\n"
-           "（二）未公开处理人脸信息的规则或者未明示处理的目的、方式、范围；"),
-    _chunk("case-192", "case192", "李某、郭某阳诉郭某和、童某某继承纠纷案", None, "裁判要点……",
-           case_id="指导案例192号"),
+    _chunk(
+        "rl-2",
+        "rl",
+        RL,
+        2,
+        "信息处理者处理人脸信息有下列情形之一的，人民法院应当认定属于侵害人格权益的行为：\n"
+        "（一）在宾馆、商场、银行等经营场所违反法律、行政法规的规定使用人脸识别技术进行人脸验证、辨识或者分析；\n"
+        "（二）未公开处理人脸信息的规则或者未明示处理的目的、方式、范围；",
+    ),
+    _chunk(
+        "case-192", "case192", "李某、郭某阳诉郭某和、童某某继承纠纷案", None, "裁判要点……", case_id="指导案例192号"
+    ),
 ]
 
 
@@ -398,8 +506,7 @@ class FakeCatalog:
         return list(dict.fromkeys(c.title for c in self.chunks if c.source_type != "case"))
 
     def article_chunks(self, title: str, number: int, suffix: int = 0) -> list[Chunk]:
-        return [c for c in self.chunks
-                if c.title == title and c.article_no == number and c.article_suffix == suffix]
+        return [c for c in self.chunks if c.title == title and c.article_no == number and c.article_suffix == suffix]
 
     def case_chunks(self, case_id: str) -> list[Chunk]:
         return [c for c in self.chunks if c.case_id == case_id]
@@ -502,8 +609,10 @@ def test_paragraph_only_in_an_old_version(catalog: FakeCatalog) -> None:
 
 
 def test_verify_text(catalog: FakeCatalog) -> None:
-    answer = ("根据《中华人民共和国个人信息保护法》第十三条第一款第（一）项，处理个人信息须取得同意；"
-              "民法典第1034条、第1438条也有规定。刑法第253条之一，同法第二百五十三条之二。可参考指导案例192号。")
+    answer = (
+        "根据《中华人民共和国个人信息保护法》第十三条第一款第（一）项，处理个人信息须取得同意；"
+        "民法典第1034条、第1438条也有规定。刑法第253条之一，同法第二百五十三条之二。可参考指导案例192号。"
+    )
     results = verify_text(answer, catalog)
     assert [(v.citation.raw, v.status) for v in results] == [
         ("《中华人民共和国个人信息保护法》第十三条第一款第（一）项", "exists"),
@@ -521,11 +630,14 @@ def test_verify_text(catalog: FakeCatalog) -> None:
 # Speed
 # --------------------------------------------------------------------------------------------------
 
+
 def test_parsing_a_long_answer_is_fast(names: LawNameIndex) -> None:
-    para = ("根据《中华人民共和国个人信息保护法》第十三条第一款第（二）项的规定，处理个人信息应当取得个人同意。"
-            "处理个人信息应当遵循合法、正当、必要和诚信原则，不得通过误导、欺诈、胁迫等方式处理个人信息。"
-            "依照民法典第1165条、第1166条，行为人因过错侵害他人民事权益造成损害的，应当承担侵权责任；"
-            "参见指导案例192号。")
+    para = (
+        "根据《中华人民共和国个人信息保护法》第十三条第一款第（二）项的规定，处理个人信息应当取得个人同意。"
+        "处理个人信息应当遵循合法、正当、必要和诚信原则，不得通过误导、欺诈、胁迫等方式处理个人信息。"
+        "依照民法典第1165条、第1166条，行为人因过错侵害他人民事权益造成损害的，应当承担侵权责任；"
+        "参见指导案例192号。"
+    )
     text = (para * 20)[:2000]
     assert len(parse_citations(text, names)) > 10
     best = float("inf")

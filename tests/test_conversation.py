@@ -11,13 +11,16 @@ from kb.store import KnowledgeBase
 FIRST = "宝宝刚出生就有摄影公司打电话推销，他们怎么知道我家信息的？能告他们吗？"
 
 
-@pytest.mark.parametrize(("question", "explicit", "short"), [
-    ("那我可以要求赔多少？", True, True),
-    ("这种情况要多久去起诉？", True, True),
-    ("赔多少？", False, True),
-    ("公司一直没跟我签劳动合同，我已经干了半年了，能要求双倍工资吗？", False, False),
-    ("", False, False),
-])
+@pytest.mark.parametrize(
+    ("question", "explicit", "short"),
+    [
+        ("那我可以要求赔多少？", True, True),
+        ("这种情况要多久去起诉？", True, True),
+        ("赔多少？", False, True),
+        ("公司一直没跟我签劳动合同，我已经干了半年了，能要求双倍工资吗？", False, False),
+        ("", False, False),
+    ],
+)
 def test_follow_up_markers(question: str, explicit: bool, short: bool) -> None:
     assert follow_up_markers(question) == (explicit, short)
 
@@ -45,7 +48,7 @@ def test_follow_up_resolves_to_same_topic_and_answers_it(answerer: Answerer) -> 
     assert second.playbook_id == "personal_info_trade"
     # the compensation rule comes first among the quoted provisions
     md = second.markdown
-    section = md[md.index("#### 法律原文怎么说"):]
+    section = md[md.index("#### 法律原文怎么说") :]
     first_quote = section.split("\n")[1]
     assert "赔偿" in first_quote
     assert "第六十九条" in md

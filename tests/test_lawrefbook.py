@@ -65,18 +65,35 @@ def test_face_recognition_interpretation() -> None:
     assert doc.source == str(CORPUS / FACE)
     assert doc.preamble.startswith("为正确审理使用人脸识别技术处理个人信息相关民事案件")
     assert [a.label for a in doc.articles] == [
-        "第一条", "第二条", "第三条", "第四条", "第五条", "第六条", "第七条", "第八条",
-        "第九条", "第十条", "第十一条", "第十二条", "第十三条", "第十四条", "第十五条", "第十六条"]
+        "第一条",
+        "第二条",
+        "第三条",
+        "第四条",
+        "第五条",
+        "第六条",
+        "第七条",
+        "第八条",
+        "第九条",
+        "第十条",
+        "第十一条",
+        "第十二条",
+        "第十三条",
+        "第十四条",
+        "第十五条",
+        "第十六条",
+    ]
     assert [a.number for a in doc.articles] == list(range(1, 17))
 
     art2 = by_label(doc, "第二条")
     assert art2.paragraphs[0] == (
-        "信息处理者处理人脸信息有下列情形之一的，人民法院应当认定属于侵害自然人人格权益的行为：")
+        "信息处理者处理人脸信息有下列情形之一的，人民法院应当认定属于侵害自然人人格权益的行为："
+    )
     assert len(art2.paragraphs) == 9
     assert [p[:3] for p in art2.paragraphs[1:]] == [f"（{c}）" for c in CN[:8]]
     assert art2.paragraphs[1] == (
         "（一）在宾馆、商场、银行、车站、机场、体育场馆、娱乐场所等经营场所、公共场所违反法律、"
-        "行政法规的规定使用人脸识别技术进行人脸验证、辨识或者分析；")
+        "行政法规的规定使用人脸识别技术进行人脸验证、辨识或者分析；"
+    )
     assert art2.paragraphs[7] == "（七）违背公序良俗处理人脸信息；"
     assert art2.paragraphs[8] == "（八）违反合法、正当、必要原则处理人脸信息的其他情形。"
     # 第一条 has three 款; a 第X条 cross-reference inside a paragraph is no new article.
@@ -133,7 +150,8 @@ def test_defects_in_real_files() -> None:
     assert [a.number for a in flight.articles] == list(range(1, len(flight.articles) + 1))
     assert len(flight.articles) >= 115
     assert by_label(flight, "第二条").paragraphs == (
-        "凡辖有航空器的单位、个人和与飞行有关的人员及其飞行活动，必须遵守本规则。",)
+        "凡辖有航空器的单位、个人和与飞行有关的人员及其飞行活动，必须遵守本规则。",
+    )
 
     # An amendment quoting the articles it adds: they stay inside the quoting article.
     amend = parse_lawrefbook_file(CORPUS / "宪法" / "宪法修正案（2018年）.md", CORPUS)
@@ -177,16 +195,19 @@ def test_whole_corpus(corpus: dict) -> None:
     articles: Counter[str] = Counter()
     for d in docs:
         articles[d.source_type] += len(d.articles)
-    print(f"\nLawRefBook: {len(docs)} documents, {sum(articles.values())} articles {dict(articles)}, "
-          f"documents {dict(by_type)}, {len(errors)} errors, {seconds:.1f} s")
+    print(
+        f"\nLawRefBook: {len(docs)} documents, {sum(articles.values())} articles {dict(articles)}, "
+        f"documents {dict(by_type)}, {len(errors)} errors, {seconds:.1f} s"
+    )
     assert errors == [], errors[:5]
     assert seconds < 60
     assert len(docs) > 1000
     assert by_type["interpretation"] > 300 and by_type["regulation"] > 500 and by_type["statute"] > 300
     assert sum(articles.values()) > 50_000
     # Skipped: navigation, the source README and cases.
-    assert not any(p.name in ("_index.md", "SOURCE_README.md") or "案例" in p.relative_to(CORPUS).parts
-                   for p in corpus["paths"])
+    assert not any(
+        p.name in ("_index.md", "SOURCE_README.md") or "案例" in p.relative_to(CORPUS).parts for p in corpus["paths"]
+    )
     assert len({d.doc_id for d in docs}) == len(docs)
     for d in docs:
         assert d.doc_id.startswith("file:") and not d.doc_id.startswith("file:/")
@@ -228,8 +249,10 @@ def test_versions_get_validity(corpus: dict) -> None:
 
 # ------------------------------------------------------------------------------------------ synthetic files
 
-HEADER = "# 中华人民共和国测试法\n\n2020年1月1日 第十三届全国人民代表大会常务委员会第十五次会议通过\n\n" \
-         "2020年3月1日 施行\n\n<!-- INFO END -->\n\n"
+HEADER = (
+    "# 中华人民共和国测试法\n\n2020年1月1日 第十三届全国人民代表大会常务委员会第十五次会议通过\n\n"
+    "2020年3月1日 施行\n\n<!-- INFO END -->\n\n"
+)
 
 
 def test_suffix_articles_items_and_headings(tmp_path: Path) -> None:
@@ -256,7 +279,11 @@ def test_suffix_articles_items_and_headings(tmp_path: Path) -> None:
     assert [a.label for a in doc.articles][3:5] == ["第三条之一", "第三条之二"]
     art2 = doc.articles[1]
     assert art2.paragraphs == (
-        "有下列情形之一的，适用本法：", "（一）甲；", "（二）乙。", "前款规定的情形，依照第一条处理。")
+        "有下列情形之一的，适用本法：",
+        "（一）甲；",
+        "（二）乙。",
+        "前款规定的情形，依照第一条处理。",
+    )
     assert art2.path == ("第一章 总则",)
     assert doc.articles[2].path == ("第二章 分则", "第一节 一般规定")
     assert doc.articles[5].paragraphs == ("本条的标签与正文之间没有空格。", "第五条规定的期间，不包括节假日。")
@@ -276,17 +303,25 @@ def test_numbering_going_backwards_keeps_both(tmp_path: Path) -> None:
 
 
 def test_subheadings_appendix_and_glued_heading(tmp_path: Path) -> None:
-    text = "# 最高人民法院关于测试的解释\n\n2020年12月1日 最高人民法院审判委员会第1800次会议通过\n\n" \
-           "<!-- INFO END -->\n\n" + (
-        "## 一、关于质押\n\n（一）动产质押\n\n第一条 甲。\n\n第二条 乙。\n\n（二）权利质押\n\n第三条 丙：\n\n"
-        "（一）子项\n\n## 第二章 其他 第四条 标题后面粘着的条文。\n\n"
-        "第五条 标题粘在本条末尾。第三章 附则\n\n第六条 本解释自公布之日起施行。\n\n"
-        "## 附件一\n\n下列决定予以废止：\n\n1．某决定\n"
+    text = (
+        "# 最高人民法院关于测试的解释\n\n2020年12月1日 最高人民法院审判委员会第1800次会议通过\n\n"
+        "<!-- INFO END -->\n\n"
+        + (
+            "## 一、关于质押\n\n（一）动产质押\n\n第一条 甲。\n\n第二条 乙。\n\n（二）权利质押\n\n第三条 丙：\n\n"
+            "（一）子项\n\n## 第二章 其他 第四条 标题后面粘着的条文。\n\n"
+            "第五条 标题粘在本条末尾。第三章 附则\n\n第六条 本解释自公布之日起施行。\n\n"
+            "## 附件一\n\n下列决定予以废止：\n\n1．某决定\n"
+        )
     )
     doc = parse_lawrefbook_file(write(tmp_path, "司法解释/最高人民法院关于测试的解释.md", text))
     assert [a.path for a in doc.articles] == [
-        ("一、关于质押", "（一）动产质押"), ("一、关于质押", "（一）动产质押"), ("一、关于质押", "（二）权利质押"),
-        ("第二章 其他",), ("第二章 其他",), ("第三章 附则",)]
+        ("一、关于质押", "（一）动产质押"),
+        ("一、关于质押", "（一）动产质押"),
+        ("一、关于质押", "（二）权利质押"),
+        ("第二章 其他",),
+        ("第二章 其他",),
+        ("第三章 附则",),
+    ]
     assert doc.articles[2].paragraphs == ("丙：", "（一）子项")
     assert doc.articles[3].paragraphs == ("标题后面粘着的条文。",)
     assert doc.articles[4].paragraphs == ("标题粘在本条末尾。",)
@@ -295,9 +330,11 @@ def test_subheadings_appendix_and_glued_heading(tmp_path: Path) -> None:
 
 
 def test_document_without_articles(tmp_path: Path) -> None:
-    text = ("# 最高人民法院关于某问题的批复\n\n2020年11月9日 最高人民法院审判委员会\n\n<!-- INFO END -->\n\n"
-            "第1815次会议通过，自2021年1月1日起施行）\n\n某某高级人民法院：\n\n一、关于适用范围问题。\n\n"
-            "二、本批复自2021年1月1日起施行。\n")
+    text = (
+        "# 最高人民法院关于某问题的批复\n\n2020年11月9日 最高人民法院审判委员会\n\n<!-- INFO END -->\n\n"
+        "第1815次会议通过，自2021年1月1日起施行）\n\n某某高级人民法院：\n\n一、关于适用范围问题。\n\n"
+        "二、本批复自2021年1月1日起施行。\n"
+    )
     doc = parse_lawrefbook_file(write(tmp_path, "其他/批复.md", text))
     assert doc.articles == []
     assert doc.preamble == "某某高级人民法院：\n一、关于适用范围问题。\n二、本批复自2021年1月1日起施行。"
@@ -338,8 +375,16 @@ def test_looks_like_lawrefbook() -> None:
 
 
 def _doc(title: str, effective: str | None, source: str = "") -> LegalDocument:
-    return LegalDocument(doc_id=f"file:{source or title}", source_type="regulation", doc_type="行政法规",
-                         title=title, short_title=title, articles=[], effective=effective, source=source)
+    return LegalDocument(
+        doc_id=f"file:{source or title}",
+        source_type="regulation",
+        doc_type="行政法规",
+        title=title,
+        short_title=title,
+        articles=[],
+        effective=effective,
+        source=source,
+    )
 
 
 def test_assign_validity_rules() -> None:

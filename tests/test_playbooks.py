@@ -259,7 +259,11 @@ def test_content_shape(playbooks: list[Playbook]) -> None:
 def test_citation_parser() -> None:
     assert parse_citation("《中华人民共和国刑法》第二百五十三条之一第二款") == ("中华人民共和国刑法", 253, 1, 2, None)
     assert parse_citation("《中华人民共和国民法典》第一千零三十三条第（一）项") == (
-        "中华人民共和国民法典", 1033, 0, None, 1
+        "中华人民共和国民法典",
+        1033,
+        0,
+        None,
+        1,
     )
     with pytest.raises(ValueError):
         parse_citation("民法典第1034条")

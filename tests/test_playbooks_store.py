@@ -25,7 +25,7 @@ INTERPRETATIONS = SHARED / "corpus" / "lawrefbook" / "司法解释"
 
 
 def _title(citation: str) -> str:
-    return citation[1:citation.index("》第")].replace("〈", "《").replace("〉", "》")
+    return citation[1 : citation.index("》第")].replace("〈", "《").replace("〉", "》")
 
 
 def _interpretation_files(titles: set[str]) -> list[Path]:

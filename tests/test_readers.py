@@ -308,9 +308,11 @@ def test_html_fallback_to_visible_text(tmp_path: Path) -> None:
 
 
 def test_html_in_gbk(tmp_path: Path) -> None:
-    html = '<html><head><meta charset="gbk"></head><body><article>' + "".join(
-        f"<p>{p}</p>" for p in ARTICLE
-    ) + "</article></body></html>"
+    html = (
+        '<html><head><meta charset="gbk"></head><body><article>'
+        + "".join(f"<p>{p}</p>" for p in ARTICLE)
+        + "</article></body></html>"
+    )
     p = tmp_path / "gbk.html"
     p.write_bytes(html.encode("gbk"))
     text = read_document_text(p)

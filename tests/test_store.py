@@ -379,8 +379,9 @@ def test_fill_dense_repairs_a_partial_batch_and_vectors_of_another_text(kb: Know
     assert kb.fill_dense() == 0
 
 
-def test_fill_dense_embeds_identical_texts_once(tmp_path: Path, embedder: Embeddings,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fill_dense_embeds_identical_texts_once(
+    tmp_path: Path, embedder: Embeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KB_EMBED_CACHE", raising=False)  # it counts model calls: a cache of its own
     calls: list[int] = []
 

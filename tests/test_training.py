@@ -42,8 +42,11 @@ def test_load_pairs_reads_both_shapes_and_filters_split(tmp_path: Path) -> None:
         {"question": "q3", "stard_split": "dev", "gold": [{"law": "刑法", "article_no": "第二条"}]},
     ]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    assert load_pairs(path) == [Pair("q1", "中华人民共和国民法典", 1034), Pair("q2", "刑法", 253, 1),
-                                Pair("q3", "刑法", 2)]
+    assert load_pairs(path) == [
+        Pair("q1", "中华人民共和国民法典", 1034),
+        Pair("q2", "刑法", 253, 1),
+        Pair("q3", "刑法", 2),
+    ]
     assert [p.question for p in load_pairs(path, split="train")] == ["q2"]
     path.write_text("not json\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"pairs.jsonl:1"):
