@@ -10,6 +10,7 @@ runs detached (log: KB_HOME/dense.log), once per knowledge base.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ingest.dense import fill_dense_background, fill_dense_foreground
@@ -18,6 +19,9 @@ from kb.store import KnowledgeBase, default_home
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Bulk embedding shares the machine with other processes: OpenMP threads that sleep instead of spinning
+    # between batches leave the other core to them (must be set before the transformer loads).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.split("\n")[0])
     parser.add_argument("sources", nargs="*", help="'statutes' (default) or paths")
     parser.add_argument("--no-dense", action="store_true", help="skip embeddings (lexical index only)")
