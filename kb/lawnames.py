@@ -120,6 +120,10 @@ _BRACKETS = re.compile(r"[《》〈〉<>\"“”\s]")
 _VERSION_SUFFIX = re.compile(r"[（(][^）)]*(?:修正|修订|修改)[^）)]*[）)]$")
 
 
+_NICKNAME_KINDS = ("司法解释", "解释", "规定", "批复", "决定")
+_SERIAL = re.compile(r"[（(]([一二三四五六七八九十]+)[）)]$")
+
+
 def clean_title(title: str) -> str:
     """Drop book-title marks, spaces and a trailing version note such as （2018修正）."""
     t = _BRACKETS.sub("", title)
@@ -182,4 +186,51 @@ class LawNameIndex:
             return sorted(self._by_alias[ABBREVIATIONS[key]], key=len)
         if key.startswith(PRC) and key[len(PRC) :] in self._by_alias:
             return sorted(self._by_alias[key[len(PRC) :]], key=len)
-        return []
+        return self._resolve_nickname(key)
+
+    def _resolve_nickname(self, key: str) -> list[str]:
+        """A judicial interpretation by the nickname lawyers give it: 民法典担保制度解释, 民间借贷规定,
+        人身损害赔偿解释, 民诉法解释, 婚姻家庭编解释（一）. The nickname is [law][topic][kind][（serial）]:
+        a title matches when it is issued by 最高人民法院/最高人民检察院, ends with that kind and serial, names
+        the law, and contains the topic (with no topic: is the law's own 关于适用《…》的解释). The shortest
+        matching title wins — the general interpretation over a special one (人身损害赔偿 over 铁路运输人身损害
+        赔偿) — and only its own versions are returned, so one nickname never verifies against two documents."""
+        serial = _SERIAL.search(key)
+        body = key[: serial.start()] if serial else key
+        kind = next((k for k in _NICKNAME_KINDS if body.endswith(k) and len(body) > len(k)), None)
+        if kind is None:
+            return []
+        body = body[: -len(kind)]
+        kinds = ("解释", "规定") if kind == "司法解释" else (kind,)
+        law = next((a for a in sorted(ABBREVIATIONS, key=len, reverse=True) if body.startswith(a)), None)
+        topic = body[len(law) :] if law else body
+        law_name = ABBREVIATIONS[law] if law else None
+        topic = topic.strip("的")
+        if not topic and not law_name:
+            return []
+        matches: list[str] = []
+        for title in self.titles:
+            t = clean_title(title)
+            if not t.startswith(("最高人民法院", "最高人民检察院")) or t.startswith(
+                ("最高人民法院关于修改", "最高人民检察院关于修改")
+            ):
+                continue
+            numbered = _SERIAL.search(t)
+            if bool(serial) != bool(numbered):
+                continue  # a numbered interpretation is named with its number, (二) or （二）
+            if serial and numbered and serial.group(1) != numbered.group(1):
+                continue
+            tail = t[: numbered.start()] if numbered else t
+            if not tail.endswith(kinds):
+                continue
+            if law_name and law_name not in t:
+                continue
+            if topic and topic not in t:
+                continue
+            if not topic and not re.search(rf"关于适用(?:{PRC})?{re.escape(law_name or '')}的(?:解释|规定)$", tail):
+                continue
+            matches.append(title)
+        if not matches:
+            return []
+        best = min(matches, key=lambda m: (len(clean_title(m)), m))
+        return sorted((m for m in matches if clean_title(m) == clean_title(best)), key=len)
