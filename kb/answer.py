@@ -322,6 +322,7 @@ class Evidence:
     rank: int | None = None  # retrieval rank
     score: float = 0.0
     relevance: float = 0.0  # best sentence match with the question, relative to the best of all evidence
+    on_topic: bool = True  # a case or report: its text names the matched playbooks' subject (their keywords)
     picks: list[Sentence] = field(default_factory=list)
 
     @property
@@ -541,6 +542,7 @@ class Composer:
             else set()
         )
         self._score(evidence, q_terms, context_terms, retrieval_weight=0.05 if follow.is_follow_up else 0.35)
+        self._mark_off_topic_cases(evidence, topics)
         claims = self._rank_claims(topics, q_terms, evidence)
         return Prepared(question, persona, topics, evidence, claims, removed, follow, q_terms)
 
@@ -657,6 +659,19 @@ class Composer:
             ev.relevance = lex
             ev.score = 0.5 * lex + retrieval_weight * retr + curated + named
         evidence.sort(key=lambda e: -e.score)
+
+    def _mark_off_topic_cases(self, evidence: list[Evidence], topics: list[TopicMatch]) -> None:
+        """A case the search found (not one a playbook names) is off topic when its text names none of the
+        matched playbooks' keywords: words of the question can match a telephone-fee dispute as well as a
+        personal-information case, but only the latter says 个人信息. Without a matched playbook nothing is
+        marked."""
+        keywords = {k.lower() for t in topics for k in t.playbook.keywords}
+        if not keywords:
+            return
+        for ev in evidence:
+            if ev.is_case and "case" not in ev.origins:
+                text = "\n".join(self._case_text(ev))
+                ev.on_topic = any(k in text for k in keywords)
 
     def _case_text(self, ev: Evidence) -> list[str]:
         """Every sentence of a case (all its sections), lower-cased; cached."""
@@ -912,10 +927,13 @@ class Renderer:
     def cases(self, limit: int) -> list[Evidence]:
         """The playbook's precedents that speak to this question (the search finds them, or their text matches
         it) first; then the others (the playbook's remaining precedents and the cases the search ranks near
-        the top), the most relevant first. Evidence is ranked by sentence match over the case's whole text
-        and retrieval rank. One case stored twice (two sources) is shown once."""
+        the top and whose text is on the playbooks' subject), the most relevant first. Evidence is ranked by
+        sentence match over the case's whole text and retrieval rank. One case stored twice (two sources) is
+        shown once."""
         curated = [e for e in self.p.evidence if e.is_case and "case" in e.origins]
-        found = [e for e in self.p.evidence if e.is_case and e not in curated and (e.rank or 99) <= CASE_RANK]
+        found = [
+            e for e in self.p.evidence if e.is_case and e not in curated and (e.rank or 99) <= CASE_RANK and e.on_topic
+        ]
         confirmed = [e for e in curated if e.rank is not None or e.relevance >= CASE_RELEVANT]
         rest = [e for e in self.p.evidence if (e in curated or e in found) and e not in confirmed]
         out: list[Evidence] = []
