@@ -46,8 +46,8 @@ from kb.lexical import STOPWORDS
 from kb.models import Answer, Chunk, Citation, Hit, Source, VerifiedCitation
 from kb.numerals import format_cn_number
 from kb.playbooks import Claim, Playbook, Step, load_playbooks
-from kb.retrieval import Retriever
-from kb.store import KnowledgeBase
+from kb.retrieval import Retriever, SearchFilters
+from kb.store import KnowledgeBase, report_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from kb.llm import LLMConfig
@@ -57,6 +57,7 @@ HOLDING_SECTIONS = ("裁判要点", "裁判要旨", "要旨", "案例要旨", "�
 RETRIEVAL_K = 30
 RETRIEVED_ALWAYS = 3  # the retriever's top provisions are quoted whatever the playbook says …
 RETRIEVED_ALWAYS_RANK = 6  # … if they rank this high
+REPORTS = 2  # news reports searched for each question; the best on-topic one is shown
 CASE_RANK = 5  # a case the playbook does not name is shown only if the search ranks it this high
 CLAIM_WEIGHT = 0.3
 CLAIM_RETRIEVAL_WEIGHT = 0.5  # a claim whose article the search ranks first gains half a perfect word match
@@ -424,6 +425,8 @@ class EvidenceStore:
             )
         elif c.case_id:
             v = self.verify(Citation(raw=c.case_id, law=None, case_id=c.case_id))
+        elif c.source_type == "news":
+            v = self.verify(Citation(raw=c.title, law=None, case_id=report_id(c.title)))
         else:
             return None
         ev = self.evidence_for(v)
@@ -535,6 +538,7 @@ class Composer:
         topics = choose_topics(self.index.rank(query if follow.is_follow_up else question, hits), follow)
         removed: list[str] = []
         evidence = self._gather(topics, hits, removed)
+        evidence += self._reports(query, {e.key for e in evidence})
         q_terms = self.terms(question)
         context_terms = (
             self.terms(follow.previous_question) - q_terms
@@ -575,6 +579,22 @@ class Composer:
             if h.chunk.source_type in ("statute", "interpretation", "regulation", "case"):
                 add(self.store.from_hit(h), "retrieval")
         return list(by_key.values())
+
+    def _reports(self, query: str, have: set[tuple[str, ...]]) -> list[Evidence]:
+        """The news reports closest to the question (REPORTS of them), from a search of reports alone: in the
+        main search they would compete with articles and cases for a few places. Lexical and static signals
+        only: the transformer has already embedded this question once for the main search."""
+        if not self.kb.has_source_type("news"):
+            return []
+        if getattr(self, "_report_retriever", None) is None:
+            self._report_retriever = Retriever(self.kb, use_dense=False)
+        found: list[Evidence] = []
+        for hit in self._report_retriever.search(query, k=REPORTS, filters=SearchFilters(source_types=("news",))):
+            ev = self.store.from_hit(hit)
+            if ev is not None and ev.key not in have:
+                ev.origins = {"report"}
+                found.append(ev)
+        return found
 
     def _add_cited(self, cite: str, origin: str, claim: str, add: Any, removed: list[str], required: bool) -> None:
         v = self.store.verify_text_citation(cite)
@@ -932,7 +952,13 @@ class Renderer:
         shown once."""
         curated = [e for e in self.p.evidence if e.is_case and "case" in e.origins]
         found = [
-            e for e in self.p.evidence if e.is_case and e not in curated and (e.rank or 99) <= CASE_RANK and e.on_topic
+            e
+            for e in self.p.evidence
+            if e.is_case
+            and e not in curated
+            and "report" not in e.origins
+            and (e.rank or 99) <= CASE_RANK
+            and e.on_topic
         ]
         confirmed = [e for e in curated if e.rank is not None or e.relevance >= CASE_RELEVANT]
         rest = [e for e in self.p.evidence if (e in curated or e in found) and e not in confirmed]
@@ -941,6 +967,10 @@ class Renderer:
             if all(e.chunk.title != o.chunk.title for o in out):
                 out.append(e)
         return out[:limit]
+
+    def reports(self, limit: int) -> list[Evidence]:
+        """News reports of similar events: found by the report search, on the matched playbooks' subject."""
+        return [e for e in self.p.evidence if "report" in e.origins and e.on_topic][:limit]
 
     def steps(self, pb: Playbook, detailed: bool = True) -> list[str]:
         out = []
@@ -1015,6 +1045,7 @@ class Renderer:
         out.append(self._time_limits(d["time_limits"], "#### 注意时间"))
         out.append("#### 先把这些证据留好\n" + "\n".join(f"- {md_escape(x)}" for x in pb.evidence[: d["evidence"]]))
         out.append(self._cases(d["cases"], "#### 法院这样判过"))
+        out.append(self._reports(1, "#### 媒体报道过类似的事"))
         return out
 
     def render_student(self, pb: Playbook) -> list[str]:
@@ -1030,6 +1061,7 @@ class Renderer:
         if quotes:
             out.append("#### 条文要点\n" + "\n".join(f"- {q}" for q in quotes))
         out.append(self._cases(d["cases"], "#### 相关案例"))
+        out.append(self._reports(1, "#### 相关报道"))
         out.append(self._time_limits(d["time_limits"], "#### 时效", with_text=True))
         steps = self.steps(pb, detailed=False)
         if steps:
@@ -1054,6 +1086,7 @@ class Renderer:
         out.append(self._time_limits(d["time_limits"], "#### 时间提示"))
         out.append("#### 证据清单\n" + "\n".join(f"- {md_escape(x)}" for x in pb.evidence[: d["evidence"]]))
         out.append(self._cases(d["cases"], "#### 可参考的案例"))
+        out.append(self._reports(1, "#### 相关报道"))
         if pb.letter:
             asks = "\n".join(f"{i}. {md_escape(r)}" for i, r in enumerate(pb.letter.requests, start=1))
             out.append(f"#### 投诉举报信要点\n致：{md_escape(pb.letter.recipient)}\n\n{asks}")
@@ -1103,9 +1136,12 @@ class Renderer:
         lines = self.top_claims(("time_limits",), limit, with_text)
         return heading + "\n" + "\n".join(f"- {x}" for x in lines) if lines else ""
 
-    def _cases(self, limit: int, heading: str) -> str:
+    def _reports(self, limit: int, heading: str) -> str:
+        return self._cases(limit, heading, self.reports(limit))
+
+    def _cases(self, limit: int, heading: str, items: list[Evidence] | None = None) -> str:
         lines = []
-        for ev in self.cases(limit):
+        for ev in self.cases(limit) if items is None else items:
             mark = self.reg.marker(ev)
             n = self.reg.number_of(ev)
             if n is not None:
@@ -1113,10 +1149,10 @@ class Renderer:
             title = ev.chunk.title
             label = (
                 ev.verified.display
-                if ev.verified.display in title or ev.verified.display == title
+                if ev.verified.display in title or title in ev.verified.display
                 else f"{ev.verified.display} {title}"
             )
-            quote = md_escape(ev.quote()[:300])
+            quote = md_escape(ev.quote()[:300].lstrip("”’」』"))  # a report's first sentence may open mid-quote
             lines.append(f"- **{md_escape(label)}**{mark}" + (f"：“{quote}”" if quote else ""))  # quoted, as data
         return heading + "\n" + "\n".join(lines) if lines else ""
 

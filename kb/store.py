@@ -388,7 +388,21 @@ class KnowledgeBase:
         )
 
     def case_chunks(self, case_id: str) -> list[Chunk]:
+        """A case by its id (指导案例192号, 检例第141号, a 案号), or a news report by `report_id`."""
+        title = report_title(case_id)
+        if title is not None:
+            return list(self.iter_chunks("WHERE source_type = 'news' AND title = ?", (title,)))
         return list(self.iter_chunks("WHERE case_id = ?", (case_id,)))
+
+    def has_source_type(self, source_type: str) -> bool:
+        """Whether any chunk of this type is stored (cached per catalog generation)."""
+        cache = getattr(self, "_types_cache", None)
+        if cache is None or cache[0] != self.generation():
+            cache = self._types_cache = (self.generation(), {})  # type: ignore[var-annotated]
+        if source_type not in cache[1]:
+            row = self._conn().execute("SELECT 1 FROM chunks WHERE source_type = ? LIMIT 1", (source_type,))
+            cache[1][source_type] = row.fetchone() is not None
+        return bool(cache[1][source_type])
 
     def chunks_citing(self, citation: str) -> list[Chunk]:
         """Chunks of cases and reports whose text cites `citation` (a formatted 《title》第N条)."""
@@ -739,6 +753,21 @@ class KnowledgeBase:
         )
         ids, dists = result["ids"][0], result["distances"][0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
+
+
+REPORT_PREFIX = "报道"
+
+
+def report_id(title: str) -> str:
+    """How an answer cites a news report: 报道《title》. Reports have no 案号; the title is their id."""
+    return f"{REPORT_PREFIX}《{title}》"
+
+
+def report_title(case_id: str) -> str | None:
+    """The title inside a `report_id`, or None for any other id."""
+    if case_id.startswith(REPORT_PREFIX + "《") and case_id.endswith("》"):
+        return case_id[len(REPORT_PREFIX) + 1 : -1] or None
+    return None
 
 
 def length_sorted_batches(chunks: list[Chunk], batch_size: int, window: int = 16) -> Iterator[list[Chunk]]:

@@ -284,3 +284,53 @@ def test_cases_the_search_finds_must_be_on_the_playbooks_subject(tmp_path: Path)
     assert answer.playbook_id == "personal_info_trade"
     assert "王某诉某影楼侵害个人信息权益纠纷案" in answer.markdown
     assert "某邮电局诉李某欠付电话费纠纷案" not in answer.markdown
+
+
+NEWS = """{title}
+
+来源：本报　记者　张三　2024年6月1日
+
+{body}据了解，记者近日获悉，相关部门已介入调查。
+
+（本报记者）
+"""
+
+
+def test_a_news_report_on_the_subject_is_shown_and_verifies(tmp_path: Path) -> None:
+    """Reports are searched on their own (articles would crowd them out of the main search), shown under
+    their own heading, cited as 报道《title》, and that citation verifies against the store like a case."""
+    from evals.answers import reverify
+    from ingest.pipeline import ingest
+
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "on.txt").write_text(
+        NEWS.format(
+            title="新生儿信息遭倒卖 摄影机构打电话推销",
+            body="宝宝刚出生，家长就接到摄影公司的推销电话。警方查明，医院员工把新生儿个人信息卖给了摄影机构。",
+        ),
+        encoding="utf-8",
+    )
+    (news / "off.txt").write_text(
+        NEWS.format(
+            title="宝宝游泳馆开业 家长打电话预约火爆",
+            body="宝宝刚出生不久的家长纷纷打电话预约婴儿游泳，摄影公司也来现场为宝宝拍照。",
+        ),
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase(tmp_path / "kb", static=False)
+    report = ingest(kb, ["statutes:个人信息保护法,民法典", str(news)], dense=False, progress=False)
+    assert not report.errors, report.errors
+    assert kb.has_source_type("news") and not kb.has_source_type("case")
+    for persona, heading in (
+        ("parent", "#### 媒体报道过类似的事"),
+        ("student", "#### 相关报道"),
+        ("ngo", "#### 相关报道"),
+    ):
+        answer = Answerer(kb).ask(QUESTION, persona=persona)
+        assert heading in answer.markdown
+        assert "报道《新生儿信息遭倒卖 摄影机构打电话推销》" in answer.markdown
+        assert "宝宝游泳馆开业" not in answer.markdown  # shares the question's words, not its subject
+        cited = [v for v in answer.citations if v.citation.case_id == "报道《新生儿信息遭倒卖 摄影机构打电话推销》"]
+        assert cited and all(reverify(v, kb) for v in cited)
+        assert_all_verified(answer, kb)
