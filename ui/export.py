@@ -15,6 +15,7 @@ from datetime import date
 
 from kb.citations import parse_citation, parse_citations, verify_citation
 from kb.models import Answer, Chunk, VerifiedCitation
+from kb.store import report_title
 from ui.render import DISCLAIMER, PERSONAS, STATUS_BADGES, md_escape, source_badge, source_facts
 
 GENERIC_REQUESTS: tuple[str, ...] = (
@@ -271,7 +272,10 @@ def basis_from_answers(answers: Sequence[Answer], kb, playbook=None) -> list[str
     lines: dict[str, str] = {}
 
     def add(v: VerifiedCitation) -> None:
-        # an article already listed covers its 款 and 项 (《…》第四十七条 covers 《…》第四十七条第一款)
+        # an article already listed covers its 款 and 项 (《…》第四十七条 covers 《…》第四十七条第一款);
+        # a news report is background, not a legal basis
+        if v.citation.case_id and report_title(v.citation.case_id):
+            return
         if v.verified and not any(v.display == d or v.display.startswith(d + "第") for d in lines):
             lines[v.display] = _basis_line(v.display, _article_text(kb, v.chunk_ids))
 
