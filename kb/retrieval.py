@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from kb.models import Chunk, Hit
+from kb.models import SOURCE_TYPES, Chunk, Hit
 from kb.store import KnowledgeBase
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -209,6 +209,10 @@ class Retriever:
 
     def _dense_list(self, query: str, filters: SearchFilters) -> list[str]:
         where: dict[str, Any] | None = None
+        # A filter that admits every type the store holds is no filter: Chroma's filtered search costs
+        # ~400 ms on 67k vectors against ~25 ms unfiltered (STARD with --types statute,interpretation,regulation).
+        if all(t in filters.source_types for t in SOURCE_TYPES if self.kb.has_source_type(t)):
+            return [cid for cid, _ in self.kb.dense_search(query, self.candidates)]
         if len(filters.source_types) == 1:
             where = {"source_type": filters.source_types[0]}
         elif filters.source_types:

@@ -395,14 +395,11 @@ class KnowledgeBase:
         return list(self.iter_chunks("WHERE case_id = ?", (case_id,)))
 
     def has_source_type(self, source_type: str) -> bool:
-        """Whether any chunk of this type is stored (cached per catalog generation)."""
-        cache = getattr(self, "_types_cache", None)
+        """Whether any chunk of this type is stored (`counts`, cached per catalog generation)."""
+        cache: tuple[int, dict[str, int]] | None = getattr(self, "_types_cache", None)
         if cache is None or cache[0] != self.generation():
-            cache = self._types_cache = (self.generation(), {})  # type: ignore[var-annotated]
-        if source_type not in cache[1]:
-            row = self._conn().execute("SELECT 1 FROM chunks WHERE source_type = ? LIMIT 1", (source_type,))
-            cache[1][source_type] = row.fetchone() is not None
-        return bool(cache[1][source_type])
+            cache = self._types_cache = (self.generation(), self.counts())
+        return cache[1].get(source_type, 0) > 0
 
     def chunks_citing(self, citation: str) -> list[Chunk]:
         """Chunks of cases and reports whose text cites `citation` (a formatted 《title》第N条)."""

@@ -91,6 +91,18 @@ def test_source_type_filter(retriever: Retriever, small_kb: KnowledgeBase, types
     assert_well_formed(hits, 10)
 
 
+def test_a_type_filter_admitting_every_stored_type_searches_unfiltered(
+    retriever: Retriever, small_kb: KnowledgeBase
+) -> None:
+    stored = tuple(t for t in small_kb.counts() if small_kb.has_source_type(t))
+    assert len(stored) >= 2 and not small_kb.has_source_type("document")
+    everything = SearchFilters(source_types=(*stored, "document"))
+    assert retriever._dense_list(NEWBORN, everything) == retriever._dense_list(NEWBORN, SearchFilters())
+    only_statutes = retriever._dense_list(NEWBORN, SearchFilters(source_types=("statute",)))
+    types = {c.source_type for c in small_kb.get_chunks(only_statutes)}
+    assert only_statutes and types == {"statute"}
+
+
 @pytest.mark.parametrize(("law", "title"), [("个保法", PIPL), ("消法", CPL), (CPL, CPL), ("消费者权益保护法", CPL)])
 def test_law_filter_accepts_any_name(retriever: Retriever, law: str, title: str) -> None:
     hits = retriever.search("个人信息 泄露", k=10, filters=SearchFilters(laws=(law,)))
