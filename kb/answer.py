@@ -989,7 +989,12 @@ class Renderer:
         lines = []
         for s in self.reg.sources:
             c = s.chunk
-            meta = c.validity if c.source_type != "case" else " · ".join(x for x in (c.court, c.date) if x)
+            if c.source_type == "case":
+                meta = " · ".join(x for x in (c.court, c.date) if x)
+            elif c.source_type == "news":
+                meta = " · ".join(x for x in ("新闻报道", c.date) if x)  # a report has no validity
+            else:
+                meta = c.validity
             head = f"[{s.n}] {md_escape(self._source_label(s))}" + (f"（{md_escape(meta)}）" if meta else "")
             if s.n not in self.reg.shown_quotes and s.quote:
                 head += f"：“{md_escape(s.quote[:160])}”"
@@ -1002,6 +1007,8 @@ class Renderer:
             return format_citation(
                 Citation(raw="", law=c.title, article_no=c.article_no, article_suffix=c.article_suffix)
             )
+        if c.source_type == "news":
+            return report_id(c.title)
         return c.case_id if c.case_id and c.case_id.startswith(("指导案例", "检例")) else c.title
 
     # --- persona layouts ----------------------------------------------------------------------
