@@ -510,6 +510,7 @@ class Composer:
         self._index: PlaybookIndex | None = None
         self._term_cache: dict[str, set[str]] = {}
         self._sentence_cache: dict[tuple[Any, ...], list[Sentence]] = {}
+        self._report_retriever: Retriever | None = None  # made on the first question of a KB with reports
 
     def tokenize(self, text: str) -> list[str]:
         return list(self.kb.tokenizer.tokens(text))
@@ -586,8 +587,10 @@ class Composer:
         only: the transformer has already embedded this question once for the main search."""
         if not self.kb.has_source_type("news"):
             return []
-        if getattr(self, "_report_retriever", None) is None:
+        if self._report_retriever is None:
             self._report_retriever = Retriever(self.kb, use_dense=False)
+            # the citation and playbook lists hold articles and cases only: the filter would drop them all
+            self._report_retriever.weights.update(cite=0.0, playbook=0.0)
         found: list[Evidence] = []
         for hit in self._report_retriever.search(query, k=REPORTS, filters=SearchFilters(source_types=("news",))):
             ev = self.store.from_hit(hit)

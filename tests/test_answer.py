@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from evals.answers import reverify
+from ingest.pipeline import ingest
 from kb.answer import (
     Answerer,
     PlaybookIndex,
@@ -21,6 +23,7 @@ from kb.answer import (
 from kb.citations import parse_citations, verify_citation
 from kb.models import Answer
 from kb.playbooks import PLAYBOOK_DIR, load_playbooks
+from kb.retrieval import Retriever
 from kb.store import KnowledgeBase
 
 QUESTION = "宝宝刚出生就有摄影公司打电话推销，他们怎么知道我家信息的？能告他们吗？"
@@ -249,34 +252,37 @@ issuer: 最高人民法院
 """
 
 
+def kb_with(tmp_path: Path, folder: str, files: dict[str, str]) -> KnowledgeBase:
+    """A fresh lexical KB of 个人信息保护法 and 民法典 plus `files` (name → text) written to tmp_path/folder."""
+    directory = tmp_path / folder
+    directory.mkdir()
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "kb", static=False)
+    report = ingest(kb, ["statutes:个人信息保护法,民法典", str(directory)], dense=False, progress=False)
+    assert not report.errors, report.errors
+    return kb
+
+
 def test_cases_the_search_finds_must_be_on_the_playbooks_subject(tmp_path: Path) -> None:
     """Words of the question match a telephone-fee dispute as well as a personal-information case; only the
     case whose text names the matched playbook's subject (its keywords: 个人信息 …) is shown as a precedent."""
-    from ingest.pipeline import ingest
-
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    (cases / "on.md").write_text(
-        CASE_MD.format(
-            title="王某诉某影楼侵害个人信息权益纠纷案",
-            facts="王某的宝宝刚出生，某影楼就打电话推销满月照。经查，影楼从月子中心员工处购买了新生儿信息。",
-            holding="法院认为，影楼非法获取并使用王某一家的个人信息，判令其删除信息、赔礼道歉并赔偿损失。",
-        ),
-        encoding="utf-8",
+    kb = kb_with(
+        tmp_path,
+        "cases",
+        {
+            "on.md": CASE_MD.format(
+                title="王某诉某影楼侵害个人信息权益纠纷案",
+                facts="王某的宝宝刚出生，某影楼就打电话推销满月照。经查，影楼从月子中心员工处购买了新生儿信息。",
+                holding="法院认为，影楼非法获取并使用王某一家的个人信息，判令其删除信息、赔礼道歉并赔偿损失。",
+            ),
+            "off.md": CASE_MD.format(
+                title="某邮电局诉李某欠付电话费纠纷案",
+                facts="李某家的宝宝刚出生那个月，他家的电话线路被人私接，有人用它打电话推销摄影服务，话费高达数千元。",
+                holding="法院认为，线路在户外被他人私接，该部分话费不应由李某负担，驳回邮电局的诉讼请求。",
+            ),
+        },
     )
-    (cases / "off.md").write_text(
-        CASE_MD.format(
-            title="某邮电局诉李某欠付电话费纠纷案",
-            facts="李某家的宝宝刚出生那个月，他家的电话线路被人私接，有人用它打电话推销摄影服务，话费高达数千元。",
-            holding="法院认为，线路在户外被他人私接，该部分话费不应由李某负担，驳回邮电局的诉讼请求。",
-        ),
-        encoding="utf-8",
-    )
-    kb = KnowledgeBase(tmp_path / "kb", static=False)
-    report = ingest(kb, ["statutes:个人信息保护法,民法典", str(cases)], dense=False, progress=False)
-    assert not report.errors, report.errors
-    from kb.retrieval import Retriever
-
     # both cases must be near the top of the search, or the test proves nothing
     titles = [h.chunk.title for h in Retriever(kb, use_dense=False).search(QUESTION, k=10)]
     assert "某邮电局诉李某欠付电话费纠纷案" in titles[:5] and "王某诉某影楼侵害个人信息权益纠纷案" in titles[:5], titles
@@ -299,28 +305,20 @@ NEWS = """{title}
 def test_a_news_report_on_the_subject_is_shown_and_verifies(tmp_path: Path) -> None:
     """Reports are searched on their own (articles would crowd them out of the main search), shown under
     their own heading, cited as 报道《title》, and that citation verifies against the store like a case."""
-    from evals.answers import reverify
-    from ingest.pipeline import ingest
-
-    news = tmp_path / "news"
-    news.mkdir()
-    (news / "on.txt").write_text(
-        NEWS.format(
-            title="新生儿信息遭倒卖 摄影机构打电话推销",
-            body="宝宝刚出生，家长就接到摄影公司的推销电话。警方查明，医院员工把新生儿个人信息卖给了摄影机构。",
-        ),
-        encoding="utf-8",
+    kb = kb_with(
+        tmp_path,
+        "news",
+        {
+            "on.txt": NEWS.format(
+                title="新生儿信息遭倒卖 摄影机构打电话推销",
+                body="宝宝刚出生，家长就接到摄影公司的推销电话。警方查明，医院员工把新生儿个人信息卖给了摄影机构。",
+            ),
+            "off.txt": NEWS.format(
+                title="宝宝游泳馆开业 家长打电话预约火爆",
+                body="宝宝刚出生不久的家长纷纷打电话预约婴儿游泳，摄影公司也来现场为宝宝拍照。",
+            ),
+        },
     )
-    (news / "off.txt").write_text(
-        NEWS.format(
-            title="宝宝游泳馆开业 家长打电话预约火爆",
-            body="宝宝刚出生不久的家长纷纷打电话预约婴儿游泳，摄影公司也来现场为宝宝拍照。",
-        ),
-        encoding="utf-8",
-    )
-    kb = KnowledgeBase(tmp_path / "kb", static=False)
-    report = ingest(kb, ["statutes:个人信息保护法,民法典", str(news)], dense=False, progress=False)
-    assert not report.errors, report.errors
     assert kb.has_source_type("news") and not kb.has_source_type("case")
     for persona, heading in (
         ("parent", "#### 媒体报道过类似的事"),
