@@ -313,9 +313,11 @@ def test_a_news_report_on_the_subject_is_shown_and_verifies(tmp_path: Path) -> N
                 title="新生儿信息遭倒卖 摄影机构打电话推销",
                 body="宝宝刚出生，家长就接到摄影公司的推销电话。警方查明，医院员工把新生儿个人信息卖给了摄影机构。",
             ),
+            # closer to the question's words than the other report, so only the on-topic rule keeps it out
             "off.txt": NEWS.format(
-                title="宝宝游泳馆开业 家长打电话预约火爆",
-                body="宝宝刚出生不久的家长纷纷打电话预约婴儿游泳，摄影公司也来现场为宝宝拍照。",
+                title="宝宝游泳馆开业 宝宝刚出生摄影公司就打电话推销",
+                body="宝宝刚出生，摄影公司就打电话推销上门拍照，家长问他们怎么知道我家的事、能告他们吗。"
+                "原来是家长自己在宝宝游泳馆登记了预约，游泳馆开业火爆。",
             ),
         },
     )
