@@ -1,7 +1,8 @@
 """Search latency on a knowledge base, warm process: `python -m evals.latency [--home KB] [--n 200] [--json OUT]`.
 
 Questions come from STARD dev (or --questions FILE, one per line). Reports p50/p95 per configuration,
-measured side by side in one run: lexical only, + static, + dense (full default path).
+measured side by side in one run: lexical only, + static, + dense (full default path), and on a knowledge
+base that `kb train` trained, + its question memory.
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         "+ static": dict(dense=False, static=True),
         "+ dense (default)": dict(dense=True, static=True),
     }
+    if Retriever(kb).memory is not None:
+        configs["+ question memory (kb train)"] = dict(dense=True, static=True, memory=True)
     rows, report = [], {}
     for name, cfg in configs.items():
         retriever = Retriever(kb, use_dense=cfg["dense"])
         if not cfg["static"]:
             retriever.weights["static"] = 0.0
+        if not cfg.get("memory"):
+            retriever.weights["memory"] = 0.0
         retriever.search("预热 warm-up")
         timed(retriever, questions[:10], args.k)  # warm caches
         ms = timed(retriever, questions, args.k)

@@ -153,8 +153,9 @@ def cmd_train(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     report = train(kb, pairs, epochs=args.epochs, lam=args.lam)
     print(
         f"pairs {report.pairs}, usable {report.usable}, epochs {report.epochs}; held-out R@10 (static alone) "
-        f"{report.holdout_r10_before:.3f} → {report.holdout_r10_after:.3f}; static fusion weight "
-        f"{report.static_weight}; saved under {kb.home}"
+        f"{report.holdout_r10_before:.3f} → {report.holdout_r10_after:.3f}; question memory of "
+        f"{report.memory_questions} questions; fusion weights static {report.static_weight}, memory "
+        f"{report.memory_weight}; saved under {kb.home}"
     )
     return 0
 

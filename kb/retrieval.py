@@ -3,8 +3,8 @@
 Steps for one question:
 1. citations written in the question (个保法第13条) are looked up directly and ranked first;
 2. lay words are expanded to legal terms (借钱 → 借款) from our table `kb/data/expansions.tsv`;
-3. BM25 and dense search each return a ranked list; reciprocal rank fusion (RRF) merges them with
-   weights chosen on STARD train;
+3. BM25, dense and static search each return a ranked list (and, after `kb train`, the question memory
+   of `kb.memory`); reciprocal rank fusion (RRF) merges them with weights chosen on STARD train;
 4. filters (source type, law, validity, dates, court, cause) apply; parts of one article collapse to
    the article; identical texts in several versions collapse to the one in force.
 """
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from kb.memory import MEMORY_DIR, QuestionMemory
 from kb.models import SOURCE_TYPES, Chunk, Hit
 from kb.store import KnowledgeBase
 
@@ -30,7 +31,10 @@ _DENSE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dense-query"
 # Chosen on STARD train with `python -m evals.tune_fusion` (dev never looked at): a small RRF constant
 # lets each signal's first few ranks count (train R@10 .603 at k=60 → .616 at k=10).
 RRF_K = 10
-WEIGHTS = {"dense": 2.0, "static": 0.6, "bm25": 1.0, "bm25x": 0.5, "playbook": 1.0, "cite": 10.0}
+WEIGHTS = {"dense": 2.0, "static": 0.6, "bm25": 1.0, "bm25x": 0.5, "playbook": 1.0, "cite": 10.0, "memory": 0.0}
+# Signals that may reorder a result list below its first place but never take it: the question memory is
+# right on questions like those it was trained on and wrong on the rest, where first place matters most.
+FOLLOWERS = frozenset({"memory"})
 CANDIDATES = 100
 VALIDITY_ORDER = {"现行有效": 0, "未知": 1, "尚未生效": 2, "已被修改": 3, "已废止": 4}
 COURT_LEVELS = ("最高", "高级", "中级", "基层")
@@ -109,6 +113,7 @@ class Retriever:
     candidates: int = CANDIDATES
     use_dense: bool = True
     rrf_k: int = RRF_K
+    memory: QuestionMemory | None = None  # `kb train`'s question memory; loaded from KB_HOME when not given
 
     def __post_init__(self) -> None:
         self.expansions = load_expansions()
@@ -118,6 +123,20 @@ class Retriever:
             with contextlib.suppress(ValueError, AttributeError):
                 chosen = json.loads(tuned.read_text())
                 self.weights.update({k: float(v) for k, v in chosen.items() if k in self.weights})
+        if self.memory is None:
+            self.memory = self._load_memory()
+        self._memory_ids: dict[tuple[int, Any], list[str]] = {}
+
+    def _load_memory(self) -> QuestionMemory | None:
+        """The saved memory if the query embedder that made it is this knowledge base's."""
+        from kb.embeddings import embedder_name
+
+        if not (self.kb.home / MEMORY_DIR).exists():
+            return None  # the common case: no `kb train`, and no embedder loaded just to find that out
+        memory = QuestionMemory.load(self.kb.home / MEMORY_DIR)
+        if memory is None or memory.embedder != embedder_name(self.kb.embedder):
+            return None
+        return memory
 
     # --- signals ----------------------------------------------------------------------------------
     def citation_hits(self, query: str) -> list[str]:
@@ -187,9 +206,9 @@ class Retriever:
         lists: dict[str, list[str]] = {"cite": self.citation_hits(query)} if "cite" in on else {}
         # The transformer's query embedding is the slow step and runs in C without the GIL: start it first,
         # in a thread, and compute the other lists meanwhile.
-        dense = None
-        if "dense" in on and self.use_dense and self.kb.dense_available():
-            dense = _DENSE_POOL.submit(self._dense_list, query, filters)
+        want_dense = "dense" in on and self.use_dense and self.kb.dense_available()
+        want_memory = "memory" in on and self.memory is not None
+        dense = _DENSE_POOL.submit(self._dense_list, query, filters, want_dense) if want_dense or want_memory else None
         lexical, static = self.kb.lexical_and_static()  # one snapshot: a reload must not mix two
         mask = self._mask(filters, lexical)
         if "bm25" in on:
@@ -204,10 +223,30 @@ class Retriever:
             vector = self.kb.static_model(None).encode_tokens([self.kb.tokenizer.precise(query)])[0]
             lists["static"] = [cid for cid, _ in static.search(vector, self.candidates, mask)]
         if dense is not None:
-            lists["dense"] = dense.result()
+            ids, vector = dense.result()
+            if want_dense:
+                lists["dense"] = ids
+            if want_memory:
+                lists["memory"] = self.memory_hits(vector)
         return lists
 
-    def _dense_list(self, query: str, filters: SearchFilters) -> list[str]:
+    def memory_hits(self, vector: list[float]) -> list[str]:
+        """The question memory's ranked articles (first chunk of each) for a query vector."""
+        assert self.memory is not None
+        ids: list[str] = []
+        for key, _ in self.memory.vote(vector):
+            cache_key = (self.kb.generation(), key)
+            if cache_key not in self._memory_ids:
+                chunks = self.kb.article_chunks(key.title, key.article_no, key.article_suffix)
+                self._memory_ids[cache_key] = [c.chunk_id for c in chunks[:1]]
+            ids.extend(self._memory_ids[cache_key])
+        return ids
+
+    def _dense_list(self, query: str, filters: SearchFilters, search: bool = True) -> tuple[list[str], list[float]]:
+        """The dense ranked list (empty unless `search`) and the query vector it used."""
+        vector = self.kb.embedder.embed_query(query)
+        if not search:
+            return [], vector
         types = filters.source_types
         stored = {t for t in SOURCE_TYPES if self.kb.has_source_type(t)}
         where: dict[str, Any] | None = None
@@ -215,17 +254,22 @@ class Retriever:
         # ~400 ms on 67k vectors against ~25 ms unfiltered (STARD with --types statute,interpretation,regulation).
         if types and not stored <= set(types):
             where = {"source_type": types[0] if len(types) == 1 else {"$in": list(types)}}
-        return [cid for cid, _ in self.kb.dense_search(query, self.candidates, where)]
+        return [cid for cid, _ in self.kb.dense_search(query, self.candidates, where, vector=vector)], vector
 
     # --- fusion -----------------------------------------------------------------------------------
     def fuse(self, lists: dict[str, list[str]]) -> list[tuple[str, float, dict[str, int]]]:
         scores: dict[str, float] = {}
         signals: dict[str, dict[str, int]] = {}
-        for name, ids in lists.items():
+        leader: str | None = None
+        for name, ids in sorted(lists.items(), key=lambda kv: kv[0] in FOLLOWERS):
+            if name in FOLLOWERS and leader is None and scores:
+                leader = max(scores, key=lambda c: scores[c])  # first place before the followers count
             weight = self.weights.get(name, 1.0)
             for rank, cid in enumerate(ids, start=1):
                 scores[cid] = scores.get(cid, 0.0) + weight / (self.rrf_k + rank)
                 signals.setdefault(cid, {})[name] = rank
+        if leader is not None:
+            scores[leader] = max(scores[leader], max(scores.values()) + 1e-9)
         order = sorted(scores, key=lambda c: -scores[c])
         return [(cid, scores[cid], signals[cid]) for cid in order]
 

@@ -738,13 +738,17 @@ class KnowledgeBase:
                 progress(done, total)
         return len(todo)
 
-    def dense_search(self, query: str, k: int = 100, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+    def dense_search(
+        self, query: str, k: int = 100, where: dict[str, Any] | None = None, vector: list[float] | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest chunks by the transformer; `vector` is the query's embedding when the caller has it."""
         if not self.dense_available():
             return []
         store = self.vectorstore
         if store._collection.count() == 0:
             return []
-        vector = self.embedder.embed_query(query)
+        if vector is None:
+            vector = self.embedder.embed_query(query)
         result = store._collection.query(
             query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
         )

@@ -5,20 +5,24 @@ PAIRS.jsonl holds (question, gold article) pairs, one object per line, either
 `{"question": "…", "gold": [{"law": …, "article_no": …}, …]}` (an organisation's consultation log works the
 same way). Training fine-tunes the static embedding table (`kb.static`) with a softmax over every article
 of the knowledge base as negatives, regularised toward the untrained table (λ‖T − T₀‖²), early-stopped on a
-held-out tenth of the pairs; then it picks the static signal's fusion weight on that held-out tenth. The
-result is an artifact under KB_HOME (`static-trained/`, `fusion.json`) that search picks up; delete them to
-go back to the untrained model.
+held-out tenth of the questions. It also keeps every question with its gold articles as a question memory
+(`kb.memory`). Then it picks the fusion weights of the static signal and of the memory on the held-out tenth
+(searched with a memory of the other nine tenths only). The result is an artifact under KB_HOME
+(`static-trained/`, `memory/`, `fusion.json`) that search picks up; delete them to go back to the untrained
+model.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from kb.memory import MEMORY_DIR, ArticleKey, QuestionMemory, build_memory
 from kb.models import Chunk
 from kb.numerals import find_article_ref
 from kb.static import StaticModel, chunk_tokens
@@ -33,6 +37,24 @@ class Pair:
     article_suffix: int = 0
 
 
+@dataclass(frozen=True)
+class WeightTrial:
+    static: float
+    memory: float
+    score: float  # R@5 + R@10 + MRR@10 summed over the held-out pairs
+    unseen_score: float  # the same over held-out pairs whose article no training pair names
+
+
+@dataclass
+class WeightChoice:
+    static: float
+    memory: float
+    held: int = 0
+    held_unseen: int = 0
+    floor: float = 0.0  # the transformer alone on the unseen held-out pairs
+    table: list[WeightTrial] = field(default_factory=list)
+
+
 @dataclass
 class TrainReport:
     pairs: int = 0
@@ -41,7 +63,10 @@ class TrainReport:
     holdout_r10_before: float = 0.0
     holdout_r10_after: float = 0.0
     static_weight: float = 0.0
+    memory_weight: float = 0.0
+    memory_questions: int = 0
     history: list[float] = field(default_factory=list)
+    weights: WeightChoice | None = None
 
 
 def load_pairs(path: Path, split: str | None = None) -> list[Pair]:
@@ -104,20 +129,25 @@ def train(
             )
         unit_rows[key].extend(ids)
     units = list(unit_rows.values())
+    unit_title = {i: title for (title, _, _), rows in unit_of.items() for i in rows}
     examples: list[tuple[list[int], int, Pair]] = []
     for p in pairs:
         titles = names.resolve(p.law) or [p.law]
         targets = [i for t in titles for i in unit_of.get((t, p.article_no, p.article_suffix), [])]
         q_ids = [vocab[t] for t in tok.precise(p.question) if t in vocab]
         if targets and q_ids:
-            examples.append((q_ids, targets[0], p))
+            resolved = Pair(p.question, unit_title[targets[0]], p.article_no, p.article_suffix)
+            examples.append((q_ids, targets[0], resolved))
     report.usable = len(examples)
     if len(examples) < 10:
         raise ValueError(f"only {len(examples)} usable pairs: their articles must be in the knowledge base")
+    # Hold out by question, not by pair: a question with two gold articles must not sit on both sides.
     rng = random.Random(seed)
-    rng.shuffle(examples)
-    n_hold = max(1, len(examples) // 10)
-    hold, fit = examples[:n_hold], examples[n_hold:]
+    questions = sorted({p.question for _, _, p in examples})
+    rng.shuffle(questions)
+    held_questions = set(questions[: max(1, len(questions) // 10)])
+    hold = [e for e in examples if e[2].question in held_questions]
+    fit = [e for e in examples if e[2].question not in held_questions]
 
     def sparse(rows: list[list[int]]) -> torch.Tensor:
         r = [i for i, row in enumerate(rows) for _ in row]
@@ -173,40 +203,101 @@ def train(
     )
     trained.save(kb.home / "static-trained")
     kb._static_model = None  # type: ignore[assignment]  # pick up the trained table; the static index rebuilds on next use
-    report.static_weight = choose_static_weight(kb, [p for _, _, p in hold])
+
+    fit_pairs = [p for _, _, p in fit]
+    if progress:
+        print(f"question memory: embedding {len({p.question for p in pairs})} questions", flush=True)
+    report.weights = choose_weights(kb, [p for _, _, p in hold], question_memory(kb, fit_pairs))
+    report.static_weight, report.memory_weight = report.weights.static, report.weights.memory
+    if progress:
+        print(weight_table(report.weights), flush=True)
+    memory = question_memory(kb, [p for _, _, p in examples])
+    memory.save(kb.home / MEMORY_DIR)
+    report.memory_questions = len(memory)
     tmp = kb.home / "fusion.json.tmp"  # write then rename: a reader never sees half a file
-    tmp.write_text(json.dumps({"static": report.static_weight}), encoding="utf-8")
+    tmp.write_text(json.dumps({"static": report.static_weight, "memory": report.memory_weight}), encoding="utf-8")
     tmp.replace(kb.home / "fusion.json")
     return report
 
 
-def choose_static_weight(
-    kb: KnowledgeBase, held: list[Pair], grid: tuple[float, ...] = (0.6, 1.0, 1.5, 2.0, 3.0, 4.0)
-) -> float:
-    """The static signal's RRF weight with the best R@5 + R@10 + MRR@10 on held-out pairs (the other weights
-    stay). Each question's ranked lists are computed once and fused for every weight of the grid."""
+def question_memory(kb: KnowledgeBase, pairs: list[Pair]) -> QuestionMemory:
+    """The pairs as a memory: one row per question, all its gold articles, its query vector."""
+    from kb.embeddings import embed_queries, embedder_name
+
+    golds: dict[str, list[ArticleKey]] = {}
+    for p in pairs:
+        key = ArticleKey(p.law, p.article_no, p.article_suffix)
+        if key not in golds.setdefault(p.question, []):
+            golds[p.question].append(key)
+    questions = list(golds)
+    vectors = np.asarray(embed_queries(kb.embedder, questions), dtype=np.float32)
+    return build_memory(questions, [tuple(golds[q]) for q in questions], vectors, embedder_name(kb.embedder))
+
+
+def choose_weights(
+    kb: KnowledgeBase,
+    held: list[Pair],
+    memory: QuestionMemory,
+    static_grid: tuple[float, ...] = (0.6, 1.0, 1.5, 2.0, 3.0, 4.0),
+    memory_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0),
+) -> WeightChoice:
+    """The RRF weights of the static signal and the question memory, chosen on held-out pairs (`memory`
+    must not hold their questions); the other weights stay.
+
+    A trained signal helps questions like the training ones and can hurt the others, so the choice has a
+    floor: on held-out pairs whose article no training pair names ("unseen"), the fused search must score at
+    least what the transformer alone scores there. Among weightings above the floor, the best score on all
+    held-out pairs wins; if none is above it, the best on the unseen pairs. Score = R@5 + R@10 + MRR@10
+    summed over pairs. Each question's ranked lists are computed once and fused for every weighting."""
     from kb.retrieval import Retriever, SearchFilters
 
-    retriever = Retriever(kb)
+    retriever = Retriever(kb, memory=memory)
+    retriever.weights["memory"] = 1.0  # any weight > 0: the list is computed
     lists = [retriever.ranked_lists(p.question, SearchFilters()) for p in held]
     chunks = {c.chunk_id: c for c in kb.get_chunks(list({cid for ls in lists for ids in ls.values() for cid in ids}))}
-    best_w, best_score = grid[0], -1.0
-    for w in grid:
-        retriever.weights["static"] = w
-        score = 0.0
-        for p, ranked in zip(held, lists, strict=True):
-            units = retriever.top_units(retriever.fuse(ranked), chunks, 10)
+    known = {key for golds in memory.golds for key in golds}
+    unseen = [ArticleKey(p.law, p.article_no, p.article_suffix) not in known for p in held]
+
+    def scores(keep: Callable[[str], bool]) -> tuple[float, float]:
+        total = new = 0.0
+        for p, ranked, is_new in zip(held, lists, unseen, strict=True):
+            units = retriever.top_units(retriever.fuse({k: v for k, v in ranked.items() if keep(k)}), chunks, 10)
             rank = next((i for i, c in enumerate(units, 1) if _is_gold(c, p)), None)
-            if rank is not None:
-                score += 1.0 + (rank <= 5) + 1.0 / rank
-        if score > best_score:
-            best_w, best_score = w, score
-    return best_w
+            gain = 0.0 if rank is None else 1.0 + (rank <= 5) + 1.0 / rank
+            total += gain
+            new += gain if is_new else 0.0
+        return total, new
+
+    floor = scores(lambda k: k == "dense")[1] if any("dense" in ls for ls in lists) else 0.0
+    results: list[tuple[float, float, float, float]] = []  # (all, unseen, static, memory)
+    for ws in static_grid:
+        for wm in memory_grid:
+            retriever.weights.update(static=ws, memory=wm)
+            results.append((*scores(lambda k, wm=wm: wm > 0 or k != "memory"), ws, wm))  # type: ignore[misc]
+    above = [r for r in results if r[1] >= floor]
+    best = max(above, key=lambda r: r[0]) if above else max(results, key=lambda r: r[1])
+    return WeightChoice(
+        static=best[2],
+        memory=best[3],
+        held=len(held),
+        held_unseen=sum(unseen),
+        floor=floor,
+        table=[WeightTrial(static=ws, memory=wm, score=a, unseen_score=u) for a, u, ws, wm in results],
+    )
+
+
+def weight_table(choice: WeightChoice) -> str:
+    """The weightings tried on the held-out pairs, the chosen one marked."""
+    lines = [
+        f"fusion weights on {choice.held} held-out pairs ({choice.held_unseen} with an article no training pair "
+        f"names; transformer alone scores {choice.floor:.1f} on those):",
+        "static  memory  score   unseen",
+    ]
+    for t in choice.table:
+        mark = "  ← chosen" if (t.static, t.memory) == (choice.static, choice.memory) else ""
+        lines.append(f"{t.static:<7} {t.memory:<7} {t.score:<7.1f} {t.unseen_score:.1f}{mark}")
+    return "\n".join(lines)
 
 
 def _is_gold(chunk: Chunk, p: Pair) -> bool:
-    return (
-        chunk.article_no == p.article_no
-        and chunk.article_suffix == p.article_suffix
-        and p.law.endswith(chunk.short_title)
-    )
+    return chunk.article_no == p.article_no and chunk.article_suffix == p.article_suffix and p.law == chunk.title

@@ -97,8 +97,8 @@ def test_a_type_filter_admitting_every_stored_type_searches_unfiltered(
     stored = tuple(t for t in small_kb.counts() if small_kb.has_source_type(t))
     assert len(stored) >= 2 and not small_kb.has_source_type("document")
     everything = SearchFilters(source_types=(*stored, "document"))
-    assert retriever._dense_list(NEWBORN, everything) == retriever._dense_list(NEWBORN, SearchFilters())
-    only_statutes = retriever._dense_list(NEWBORN, SearchFilters(source_types=("statute",)))
+    assert retriever._dense_list(NEWBORN, everything)[0] == retriever._dense_list(NEWBORN, SearchFilters())[0]
+    only_statutes, _ = retriever._dense_list(NEWBORN, SearchFilters(source_types=("statute",)))
     types = {c.source_type for c in small_kb.get_chunks(only_statutes)}
     assert only_statutes and types == {"statute"}
 
@@ -208,6 +208,16 @@ def test_fusion_is_weighted_reciprocal_rank(small_kb: KnowledgeBase) -> None:
     assert scores["a"] == pytest.approx(1.0 / (k + 1))
     assert scores["b"] == pytest.approx(1.0 / (k + 2) + 2.0 / (k + 1))
     assert fused[0][2] == {"dense": 2, "cite": 1}
+
+
+def test_the_question_memory_reorders_below_first_place_but_never_takes_it(small_kb: KnowledgeBase) -> None:
+    retriever = Retriever(small_kb, use_dense=False)
+    retriever.weights["memory"] = 100.0
+    fused = retriever.fuse({"bm25": ["a", "b", "c"], "memory": ["c", "b"]})
+    assert [cid for cid, _, _ in fused] == ["a", "c", "b"]
+    assert fused[1][2] == {"bm25": 3, "memory": 1}
+    # without another signal there is no first place to keep
+    assert [cid for cid, _, _ in retriever.fuse({"memory": ["c", "b"]})] == ["c", "b"]
 
 
 def test_query_expansion_table() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.retrieval import Retriever
+from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase
 from kb.training import Pair, load_pairs, train
 
@@ -63,7 +63,15 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
     # a pair is usable when its article is stored and its question shares a word with the vocabulary
     assert report.usable >= len(QUESTIONS) and report.epochs >= 1
     assert (home / "static-trained" / "vectors.npy").exists()
-    assert json.loads((home / "fusion.json").read_text())["static"] > 0
+    saved = json.loads((home / "fusion.json").read_text())
+    assert saved["static"] > 0 and saved["memory"] == report.memory_weight
+    assert report.memory_questions == len(QUESTIONS)  # one row per question, not per pair
+    # the weights: the best held-out score among weightings that keep unseen articles at the transformer's level
+    choice = report.weights
+    assert choice is not None and len(choice.table) == 30 and choice.held >= 1
+    above = [t for t in choice.table if t.unseen_score >= choice.floor]
+    chosen = max(above, key=lambda t: t.score) if above else max(choice.table, key=lambda t: t.unseen_score)
+    assert (chosen.static, chosen.memory) == (report.static_weight, report.memory_weight)
 
     reopened = KnowledgeBase(home)
     trained = reopened.static_model(None)
@@ -74,6 +82,12 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
     assert retriever.weights["static"] == report.static_weight
     hits = retriever.search("商家把我的手机号卖给别人了", k=10)
     assert hits and "static" in {s for h in hits for s in h.signals}
+    # the question memory: a trained question recalls its article through the memory list
+    assert retriever.memory is not None and len(retriever.memory) == len(QUESTIONS)
+    retriever.weights["memory"] = 2.0
+    lists = retriever.ranked_lists("我要求删除个人信息对方不删怎么办", SearchFilters())
+    recalled = {c.article_no for c in reopened.get_chunks(lists["memory"])}
+    assert 47 in recalled
 
 
 def test_too_few_usable_pairs_is_an_error(small_kb: KnowledgeBase, tmp_path: Path) -> None:
