@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from ingest.pipeline import ingest
+from kb import retrieval
 from kb.models import Hit
 from kb.retrieval import (
     Expansion,
@@ -218,6 +221,38 @@ def test_the_question_memory_reorders_below_first_place_but_never_takes_it(small
     assert fused[1][2] == {"bm25": 3, "memory": 1}
     # without another signal there is no first place to keep
     assert [cid for cid, _, _ in retriever.fuse({"memory": ["c", "b"]})] == ["c", "b"]
+
+
+REGULATION = """# 个人信息保护条例
+
+2024年1月1日 发布
+
+<!-- INFO END -->
+
+第一条 任何单位和个人不得非法买卖他人个人信息，不得非法向他人提供个人信息。
+
+第二条 本条例自发布之日起施行。
+"""
+
+
+def test_a_regulation_restating_a_statute_ranks_below_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "src" / "行政法规"
+    folder.mkdir(parents=True)
+    (folder / "个人信息保护条例(2024-01-01).md").write_text(REGULATION, encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "kb", static=False)
+    assert not ingest(kb, ["statutes:个人信息保护法", str(folder)], dense=False, progress=False).errors
+
+    def ranks(question: str) -> dict[str, int]:
+        hits = Retriever(kb, use_dense=False).search(question, k=20)
+        return {f"{h.chunk.source_type}{h.chunk.article}": h.rank for h in hits}
+
+    question = "非法买卖他人个人信息"
+    with_prior = ranks(question)
+    monkeypatch.setattr(retrieval, "SOURCE_PRIOR", {})
+    without = ranks(question)
+    assert without["regulation第一条"] < without["statute第二条"]
+    assert with_prior["statute第十条"] < with_prior["regulation第一条"]
+    assert with_prior["regulation第一条"] > without["regulation第一条"]
 
 
 def test_query_expansion_table() -> None:
