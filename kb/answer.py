@@ -208,6 +208,11 @@ VOTE_WEIGHT = 6.0
 SECOND_TOPIC_RATIO = 0.8
 
 
+def item_text(item: Claim | Step) -> str:
+    """The words of a claim or a step that a question is matched against."""
+    return item.text if isinstance(item, Claim) else f"{item.action} {item.body}"
+
+
 class PlaybookIndex:
     """BM25 over the fields of every playbook; a playbook scores by its best field of each kind."""
 
@@ -222,7 +227,7 @@ class PlaybookIndex:
             for c in [*pb.rights, *pb.duties, *pb.time_limits]:
                 self.docs.append((i, "claim", term_set(c.text, tokenize)))
             for st in pb.steps:
-                self.docs.append((i, "claim", term_set(f"{st.action} {st.body}", tokenize)))
+                self.docs.append((i, "claim", term_set(item_text(st), tokenize)))
         self.idf = idf_weights(d for _, _, d in self.docs)
         lengths: dict[str, list[int]] = {}
         for _, kind, d in self.docs:
@@ -244,6 +249,14 @@ class PlaybookIndex:
         return [
             sum(FIELD_WEIGHTS[k] * best.get((i, k), 0.0) for k in FIELD_WEIGHTS) for i in range(len(self.playbooks))
         ]
+
+    def rank_items(self, question: str, playbook: Playbook) -> list[Claim | Step]:
+        """A playbook's claims and steps by how well their text matches the question (BM25 over the claim
+        field), best first; ties keep the playbook's order."""
+        query = term_set(question, self.tokenize)
+        items = playbook.cited_items()
+        scores = [self._bm25(query, "claim", term_set(item_text(item), self.tokenize)) for item in items]
+        return [items[i] for i in sorted(range(len(items)), key=lambda i: -scores[i])]
 
     def votes(self, hits: Sequence[Hit]) -> list[float]:
         """Reciprocal-rank votes of the retrieved articles for the playbooks that cite them."""

@@ -132,16 +132,17 @@ class Playbook(_Model):
             raise ValueError("a situation is listed twice")
         return self
 
-    def _cited(self) -> list[Claim | Step]:
+    def cited_items(self) -> list[Claim | Step]:
+        """Every claim and step that cites law: rights, duties, steps, time limits."""
         return [*self.rights, *self.duties, *self.steps, *self.time_limits]
 
     def citations(self) -> list[str]:
         """Every statute citation (`basis`), deduplicated, in order of appearance."""
-        return list(dict.fromkeys(c for item in self._cited() for c in item.basis))
+        return list(dict.fromkeys(c for item in self.cited_items() for c in item.basis))
 
     def optional_citations(self) -> list[str]:
         """Every interpretation citation (`optional_basis`), deduplicated, in order of appearance."""
-        return list(dict.fromkeys(c for item in self._cited() for c in item.optional_basis))
+        return list(dict.fromkeys(c for item in self.cited_items() for c in item.optional_basis))
 
     def search_text(self) -> str:
         """Title, summary, lay phrasings and keywords: the text retrieval matches questions against."""

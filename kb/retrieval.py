@@ -156,9 +156,10 @@ class Retriever:
 
     def playbook_hits(self, query: str) -> list[str]:
         """Articles our remedies playbooks cite for the situation the question describes (when one clearly
-        matches): curated lay→legal knowledge, as one more ranked list."""
+        matches): curated lay→legal knowledge, as one more ranked list. The playbook's claims and steps are
+        ranked by how well they match the question, and each brings its statutes, then its interpretations;
+        the playbook's precedents (their holding) take every other place."""
         from kb.answer import PlaybookIndex, confident
-        from kb.citations import parse_citation, verify_citation
         from kb.playbooks import load_playbooks
 
         if getattr(self, "_playbooks", None) is None:
@@ -167,28 +168,31 @@ class Retriever:
         if not ranked or not confident(ranked):
             return []
         playbook = ranked[0].playbook
-        cache = getattr(self, "_playbook_ids", None)
+        ids: list[str] = []
+        for item in self._playbooks.rank_items(query, playbook):
+            for cite in [*item.basis, *item.optional_basis]:
+                ids.extend(c for c in self._cited_chunk(cite) if c not in ids)
+        cases = [chunks[0].chunk_id for case_id in playbook.cases if (chunks := self.kb.case_chunks(case_id))]
+        mixed: list[str] = []
+        for i, cid in enumerate(ids):
+            mixed.append(cid)
+            if i < len(cases):
+                mixed.append(cases[i])
+        return mixed + cases[len(ids) :]
+
+    def _cited_chunk(self, cite: str) -> list[str]:
+        """The first chunk of the article a playbook citation names, if it exists (cached per generation)."""
+        from kb.citations import parse_citation, verify_citation
+
+        cache = getattr(self, "_cite_cache", None)
         if cache is None or cache[0] != self.kb.generation():
-            cache = self._playbook_ids = (self.kb.generation(), {})  # type: ignore[var-annotated]
-        if playbook.id not in cache[1]:
+            cache = self._cite_cache = (self.kb.generation(), {})  # type: ignore[var-annotated]
+        if cite not in cache[1]:
             names = self.kb.law_names()
-            ids: list[str] = []
-            for cite in [*playbook.citations(), *playbook.optional_citations()]:
-                citation = parse_citation(cite.replace("〈", "《").replace("〉", "》"), names)
-                if citation is None:
-                    continue
-                verified = verify_citation(citation, self.kb, names)
-                if verified.status == "exists":
-                    ids.extend(c for c in verified.chunk_ids[:1] if c not in ids)
-            # The playbook's precedents (their holding) take every other place among its articles.
-            cases = [chunks[0].chunk_id for case_id in playbook.cases if (chunks := self.kb.case_chunks(case_id))]
-            mixed: list[str] = []
-            for i, cid in enumerate(ids):
-                mixed.append(cid)
-                if i < len(cases):
-                    mixed.append(cases[i])
-            cache[1][playbook.id] = mixed + cases[len(ids) :]
-        return list(cache[1][playbook.id])
+            citation = parse_citation(cite.replace("〈", "《").replace("〉", "》"), names)
+            verified = verify_citation(citation, self.kb, names) if citation is not None else None
+            cache[1][cite] = verified.chunk_ids[:1] if verified is not None and verified.status == "exists" else []
+        return list(cache[1][cite])
 
     def _mask(self, filters: SearchFilters, lexical: Any) -> np.ndarray | None:
         """1/0 per chunk of `lexical` (the index this search uses: a reload in between must not change the

@@ -223,6 +223,19 @@ def test_the_question_memory_reorders_below_first_place_but_never_takes_it(small
     assert [cid for cid, _, _ in retriever.fuse({"memory": ["c", "b"]})] == ["c", "b"]
 
 
+def test_a_playbooks_articles_come_in_the_order_its_claims_match_the_question(retriever: Retriever) -> None:
+    question = "商家泄露我的个人信息，我能要求赔偿吗，谁来证明他们有过错"
+    playbook = retriever._playbooks.rank(question)[0].playbook if retriever.playbook_hits(question) else None
+    assert playbook is not None and playbook.id == "personal_info_trade"
+    ids = retriever.playbook_hits(question)
+    first = retriever.kb.get_chunks(ids[:1])[0]
+    # the claim on damages and the burden of proof cites 个保法第六十九条; the playbook lists it far down
+    assert (first.title, first.article) == (PIPL, "第六十九条")
+    assert not playbook.citations()[0].endswith("第六十九条")
+    other = retriever.kb.get_chunks(retriever.playbook_hits("公司要求我提供个人信息，我能要求查阅、复制吗")[:1])
+    assert other and other[0].article != "第六十九条"
+
+
 REGULATION = """# 个人信息保护条例
 
 2024年1月1日 发布
