@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from kb.memory import MEMORY_DIR, QuestionMemory
 from kb.models import SOURCE_TYPES, Chunk, Hit
 from kb.store import KnowledgeBase
 
+_log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parent / "data"
 _DENSE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dense-query")
 # Chosen on STARD train with `python -m evals.tune_fusion` (dev never looked at): a small RRF constant
@@ -138,8 +140,18 @@ class Retriever:
 
         if not (self.kb.home / MEMORY_DIR).exists():
             return None  # the common case: no `kb train`, and no embedder loaded just to find that out
-        memory = QuestionMemory.load(self.kb.home / MEMORY_DIR)
-        if memory is None or memory.embedder != embedder_name(self.kb.embedder):
+        try:
+            memory = QuestionMemory.load(self.kb.home / MEMORY_DIR)
+        except ValueError as exc:  # a damaged artifact must not stop search: search goes on without it
+            _log.warning("question memory not used: %s; run `python -m kb train` again", exc)
+            return None
+        if memory is not None and memory.embedder != embedder_name(self.kb.embedder):
+            _log.warning(
+                "question memory not used: made with %s, this knowledge base embeds with %s; run `python -m kb "
+                "train` again",
+                memory.embedder,
+                embedder_name(self.kb.embedder),
+            )
             return None
         return memory
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from kb.memory import ArticleKey, build_memory
 from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase
 from kb.training import Pair, load_pairs, train
@@ -30,8 +33,11 @@ QUESTIONS = [
 ]
 
 
+PIPL = "中华人民共和国个人信息保护法"
+
+
 def pairs() -> list[Pair]:
-    return [Pair(q, "中华人民共和国个人信息保护法", n) for q, n in QUESTIONS] * 2
+    return [Pair(q, PIPL, n) for q, n in QUESTIONS] * 2
 
 
 def test_load_pairs_reads_both_shapes_and_filters_split(tmp_path: Path) -> None:
@@ -95,3 +101,23 @@ def test_too_few_usable_pairs_is_an_error(small_kb: KnowledgeBase, tmp_path: Pat
     shutil.copytree(small_kb.home, home)
     with pytest.raises(ValueError, match="usable pairs"):
         train(KnowledgeBase(home), [Pair("q", "不存在的法", 1)], epochs=1, progress=False)
+
+
+def test_a_damaged_or_foreign_memory_is_skipped_with_a_warning(
+    small_kb: KnowledgeBase, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    home = tmp_path / "kb"
+    shutil.copytree(small_kb.home, home)
+    kb = KnowledgeBase(home)
+    vectors = np.eye(1, 384, dtype=np.float32)
+    build_memory(["q"], [(ArticleKey(PIPL, 10),)], vectors, "another-embedder").save(home / "memory")
+    with caplog.at_level(logging.WARNING, logger="kb.retrieval"):
+        retriever = Retriever(kb)
+    assert retriever.memory is None and "another-embedder" in caplog.text
+    assert retriever.search("商家把我的手机号卖给别人了", k=3)
+    (home / "memory" / "memory.json").write_text("{", encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="kb.retrieval"):
+        retriever = Retriever(kb)
+    assert retriever.memory is None and "not a question memory" in caplog.text
+    assert retriever.search("商家把我的手机号卖给别人了", k=3)
