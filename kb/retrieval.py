@@ -42,6 +42,10 @@ SOURCE_PRIOR = {"regulation": 1 / 1.5}
 # Signals that may reorder a result list below its first place but never take it: the question memory is
 # right on questions like those it was trained on and wrong on the rest, where first place matters most.
 FOLLOWERS = frozenset({"memory"})
+# Where the transformer's first articles are kept when `dense_slots` > 0 (set by `kb train`): trained signals
+# lift articles past questions asked for; on a question unlike those, the transformer's own first hits are
+# the ones to keep in sight.
+DENSE_SLOT_DEPTH = 3
 CANDIDATES = 100
 VALIDITY_ORDER = {"现行有效": 0, "未知": 1, "尚未生效": 2, "已被修改": 3, "已废止": 4}
 COURT_LEVELS = ("最高", "高级", "中级", "基层")
@@ -120,6 +124,7 @@ class Retriever:
     candidates: int = CANDIDATES
     use_dense: bool = True
     rrf_k: int = RRF_K
+    dense_slots: int = 0  # the transformer's first N articles always make the top DENSE_SLOT_DEPTH (kb train)
     memory: QuestionMemory | None = None  # `kb train`'s question memory; loaded from KB_HOME when not given
 
     def __post_init__(self) -> None:
@@ -130,6 +135,7 @@ class Retriever:
             with contextlib.suppress(ValueError, AttributeError):
                 chosen = json.loads(tuned.read_text())
                 self.weights.update({k: float(v) for k, v in chosen.items() if k in self.weights})
+                self.dense_slots = int(chosen.get("dense_slots", self.dense_slots))
         if self.memory is None:
             self.memory = self._load_memory()
         self._memory_ids: dict[tuple[int, Any], list[str]] = {}
@@ -293,7 +299,22 @@ class Retriever:
         if leader is not None:
             scores[leader] = max(scores[leader], max(scores.values()) + 1e-9)
         order = sorted(scores, key=lambda c: -scores[c])
+        if self.dense_slots and lists.get("dense"):
+            order = self._keep_dense_first(order, lists["dense"], scores)
         return [(cid, scores[cid], signals[cid]) for cid in order]
+
+    def _keep_dense_first(self, order: list[str], dense: list[str], scores: dict[str, float]) -> list[str]:
+        """Move each of the transformer's first `dense_slots` chunks that ranks below DENSE_SLOT_DEPTH up to
+        that place; it takes the score of the chunk it displaces, so scores still descend."""
+        order = list(order)
+        firsts = list(dict.fromkeys(dense))[: self.dense_slots]
+        at = DENSE_SLOT_DEPTH - 1
+        for cid in firsts:
+            i = order.index(cid)
+            if i > at and len(order) > at:
+                scores[cid] = scores[order[at]]
+                order.insert(at, order.pop(i))
+        return order
 
     def _source_priors(self) -> dict[str, float]:
         """`SOURCE_PRIOR` per chunk id of the types it names (none on a statutes-only KB), per catalog generation."""

@@ -6,8 +6,9 @@ PAIRS.jsonl holds (question, gold article) pairs, one object per line, either
 same way). Training fine-tunes the static embedding table (`kb.static`) with a softmax over every article
 of the knowledge base as negatives, regularised toward the untrained table (λ‖T − T₀‖²), early-stopped on a
 held-out twentieth of the questions. It also keeps every question with its gold articles as a question
-memory (`kb.memory`). Then it picks the fusion weights of the static signal and of the memory on another
-held-out tenth (searched with a memory of every other question), not the one that stopped the training.
+memory (`kb.memory`). Then it picks the fusion weights of the static signal and of the memory, and how many
+of the transformer's first hits keep a top place, on another held-out tenth (searched with a memory of
+every other question), not the one that stopped the training.
 The result is an artifact under KB_HOME (`static-trained/`, `memory/`, `fusion.json`) that search picks up;
 delete them to go back to the untrained model.
 """
@@ -41,6 +42,7 @@ class Pair:
 class WeightTrial:
     static: float
     memory: float
+    dense_slots: int
     score: float  # R@5 + R@10 + MRR@10 summed over the held-out pairs
     unseen_score: float  # the same over held-out pairs whose article no training pair names
 
@@ -49,6 +51,7 @@ class WeightTrial:
 class WeightChoice:
     static: float
     memory: float
+    dense_slots: int = 0
     held: int = 0
     held_unseen: int = 0
     floor: float = 0.0  # the transformer alone on the unseen held-out pairs
@@ -220,7 +223,8 @@ def train(
     memory.save(kb.home / MEMORY_DIR)
     report.memory_questions = len(memory)
     tmp = kb.home / "fusion.json.tmp"  # write then rename: a reader never sees half a file
-    tmp.write_text(json.dumps({"static": report.static_weight, "memory": report.memory_weight}), encoding="utf-8")
+    chosen = {"static": report.static_weight, "memory": report.memory_weight, "dense_slots": report.weights.dense_slots}
+    tmp.write_text(json.dumps(chosen), encoding="utf-8")
     tmp.replace(kb.home / "fusion.json")
     return report
 
@@ -245,9 +249,11 @@ def choose_weights(
     memory: QuestionMemory,
     static_grid: tuple[float, ...] = (0.6, 1.0, 1.5, 2.0, 3.0, 4.0),
     memory_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0),
+    slots_grid: tuple[int, ...] = (0, 1, 2),
 ) -> WeightChoice:
-    """The RRF weights of the static signal and the question memory, chosen on held-out pairs (`memory`
-    must not hold their questions); the other weights stay.
+    """The RRF weights of the static signal and the question memory, and how many of the transformer's first
+    chunks keep a top place (`Retriever.dense_slots`), chosen on held-out pairs (`memory` must not hold
+    their questions); the other weights stay.
 
     A trained signal helps questions like the training ones and can hurt the others, so the choice has a
     floor: on held-out pairs whose article no training pair names ("unseen"), the fused search must score at
@@ -273,21 +279,26 @@ def choose_weights(
             new += gain if is_new else 0.0
         return total, new
 
+    retriever.dense_slots = 0
     floor = scores(lambda k: k == "dense")[1] if any("dense" in ls for ls in lists) else 0.0
-    results: list[tuple[float, float, float, float]] = []  # (all, unseen, static, memory)
+    trials: list[WeightTrial] = []
     for ws in static_grid:
         for wm in memory_grid:
-            retriever.weights.update(static=ws, memory=wm)
-            results.append((*scores(lambda k, wm=wm: wm > 0 or k != "memory"), ws, wm))  # type: ignore[misc]
-    above = [r for r in results if r[1] >= floor]
-    best = max(above, key=lambda r: r[0]) if above else max(results, key=lambda r: r[1])
+            for slots in slots_grid if floor > 0 else (0,):
+                retriever.weights.update(static=ws, memory=wm)
+                retriever.dense_slots = slots
+                total, new = scores(lambda k, wm=wm: wm > 0 or k != "memory")  # type: ignore[misc]
+                trials.append(WeightTrial(static=ws, memory=wm, dense_slots=slots, score=total, unseen_score=new))
+    above = [t for t in trials if t.unseen_score >= floor]
+    best = max(above, key=lambda t: t.score) if above else max(trials, key=lambda t: t.unseen_score)
     return WeightChoice(
-        static=best[2],
-        memory=best[3],
+        static=best.static,
+        memory=best.memory,
+        dense_slots=best.dense_slots,
         held=len(held),
         held_unseen=sum(unseen),
         floor=floor,
-        table=[WeightTrial(static=ws, memory=wm, score=a, unseen_score=u) for a, u, ws, wm in results],
+        table=trials,
     )
 
 
@@ -296,11 +307,12 @@ def weight_table(choice: WeightChoice) -> str:
     lines = [
         f"fusion weights on {choice.held} held-out pairs ({choice.held_unseen} with an article no training pair "
         f"names; transformer alone scores {choice.floor:.1f} on those):",
-        "static  memory  score   unseen",
+        "static  memory  slots  score   unseen",
     ]
     for t in choice.table:
-        mark = "  ← chosen" if (t.static, t.memory) == (choice.static, choice.memory) else ""
-        lines.append(f"{t.static:<7} {t.memory:<7} {t.score:<7.1f} {t.unseen_score:.1f}{mark}")
+        chosen = (t.static, t.memory, t.dense_slots) == (choice.static, choice.memory, choice.dense_slots)
+        mark = "  ← chosen" if chosen else ""
+        lines.append(f"{t.static:<7} {t.memory:<7} {t.dense_slots:<6} {t.score:<7.1f} {t.unseen_score:.1f}{mark}")
     return "\n".join(lines)
 
 

@@ -268,6 +268,17 @@ def test_a_regulation_restating_a_statute_ranks_below_it(tmp_path: Path, monkeyp
     assert with_prior["regulation第一条"] > without["regulation第一条"]
 
 
+def test_dense_slots_keep_the_transformers_first_chunks_near_the_top(small_kb: KnowledgeBase) -> None:
+    retriever = Retriever(small_kb, use_dense=False)
+    retriever.weights["dense"] = 0.1  # as if trained signals outweighed the transformer
+    lists = {"bm25": ["a", "b", "c", "d", "e"], "static": ["a", "b", "c", "d", "e"], "dense": ["e", "d"]}
+    assert [cid for cid, _, _ in retriever.fuse(lists)][:3] == ["a", "b", "c"]
+    retriever.dense_slots = 2
+    fused = retriever.fuse(lists)
+    assert [cid for cid, _, _ in fused] == ["a", "b", "d", "e", "c"]  # each moved to third place in turn
+    assert [s for _, s, _ in fused] == sorted((s for _, s, _ in fused), reverse=True)
+
+
 def test_query_expansion_table() -> None:
     table = load_expansions()
     assert table and all(e.terms for e in table)
