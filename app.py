@@ -106,6 +106,8 @@ def status_panel(kb) -> None:  # type: ignore[no-untyped-def]
                     fill_dense_background(kb.home)
                     st.rerun()
             st.caption(render.md_escape(f"向量模型：{s.embedder}"))
+            if s.trained_questions:
+                st.caption(f"检索已从 {s.trained_questions} 个咨询问题学习（python -m kb train）")
             st.caption(render.md_escape(f"存储：{s.store}"))
 
     panel()

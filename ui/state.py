@@ -98,6 +98,7 @@ class KBStatus:
     dense_filling: bool
     embedder: str
     store: str
+    trained_questions: int = 0  # questions `python -m kb train` learnt from (its question memory); 0 = untrained
 
     @property
     def dense_complete(self) -> bool:
@@ -127,7 +128,19 @@ def kb_status(kb: KnowledgeBase) -> KBStatus:
         dense_filling=dense_filling(kb.home),
         embedder=embedder,
         store=store + " · BM25（jieba）",
+        trained_questions=trained_questions(kb),
     )
+
+
+def trained_questions(kb: KnowledgeBase) -> int:
+    """How many questions this knowledge base's retriever learnt from (`python -m kb train`), 0 if none."""
+    from kb.memory import MEMORY_DIR, QuestionMemory
+
+    try:
+        memory = QuestionMemory.load(kb.home / MEMORY_DIR)
+    except ValueError:
+        return 0
+    return len(memory) if memory is not None else 0
 
 
 # --------------------------------------------------------------------------------------------------
