@@ -190,7 +190,7 @@ class Retriever:
         for item in self._playbooks.rank_items(query, playbook):
             for cite in [*item.basis, *item.optional_basis]:
                 ids.extend(c for c in self._cited_chunk(cite) if c not in ids)
-        cases = [chunks[0].chunk_id for case_id in playbook.cases if (chunks := self.kb.case_chunks(case_id))]
+        cases = [cid for case_id in playbook.cases for cid in self._cited_chunk(case_id, case=True)]
         mixed: list[str] = []
         for i, cid in enumerate(ids):
             mixed.append(cid)
@@ -198,14 +198,17 @@ class Retriever:
                 mixed.append(cases[i])
         return mixed + cases[len(ids) :]
 
-    def _cited_chunk(self, cite: str) -> list[str]:
-        """The first chunk of the article a playbook citation names, if it exists (cached per generation)."""
+    def _cited_chunk(self, cite: str, case: bool = False) -> list[str]:
+        """The first chunk of the article a playbook citation names (or of the case, by its id), if it exists;
+        cached per catalog generation."""
         from kb.citations import parse_citation, verify_citation
 
         cache = getattr(self, "_cite_cache", None)
         if cache is None or cache[0] != self.kb.generation():
             cache = self._cite_cache = (self.kb.generation(), {})  # type: ignore[var-annotated]
-        if cite not in cache[1]:
+        if case and cite not in cache[1]:
+            cache[1][cite] = [c.chunk_id for c in self.kb.case_chunks(cite)[:1]]
+        elif cite not in cache[1]:
             names = self.kb.law_names()
             citation = parse_citation(cite.replace("〈", "《").replace("〉", "》"), names)
             verified = verify_citation(citation, self.kb, names) if citation is not None else None
