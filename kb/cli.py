@@ -155,7 +155,8 @@ def cmd_train(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         f"pairs {report.pairs}, usable {report.usable}, epochs {report.epochs}; held-out R@10 (static alone) "
         f"{report.holdout_r10_before:.3f} → {report.holdout_r10_after:.3f}; question memory of "
         f"{report.memory_questions} questions; fusion weights static {report.static_weight}, memory "
-        f"{report.memory_weight}; saved under {kb.home}"
+        f"{report.memory_weight}, transformer slots {report.weights.dense_slots if report.weights else 0}; "
+        f"saved under {kb.home}"
     )
     return 0
 

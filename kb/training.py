@@ -214,7 +214,7 @@ def train(
 
     fit_pairs = [p for _, _, p in fit + stop]  # every pair but the held-out ones
     if progress:
-        print(f"question memory: embedding {len({p.question for p in pairs})} questions", flush=True)
+        print(f"question memory: embedding {len({p.question for _, _, p in examples})} questions", flush=True)
     report.weights = choose_weights(kb, [p for _, _, p in hold], question_memory(kb, fit_pairs))
     report.static_weight, report.memory_weight = report.weights.static, report.weights.memory
     if progress:
@@ -280,11 +280,12 @@ def choose_weights(
         return total, new
 
     retriever.dense_slots = 0
-    floor = scores(lambda k: k == "dense")[1] if any("dense" in ls for ls in lists) else 0.0
+    has_dense = any("dense" in ls for ls in lists)
+    floor = scores(lambda k: k == "dense")[1] if has_dense else 0.0
     trials: list[WeightTrial] = []
     for ws in static_grid:
         for wm in memory_grid:
-            for slots in slots_grid if floor > 0 else (0,):
+            for slots in slots_grid if has_dense else (0,):  # without the transformer, slots change nothing
                 retriever.weights.update(static=ws, memory=wm)
                 retriever.dense_slots = slots
                 total, new = scores(lambda k, wm=wm: wm > 0 or k != "memory")  # type: ignore[misc]
