@@ -35,6 +35,14 @@ def from_hits(hits: list[Hit]) -> list[Retrieved]:
     return [Retrieved(h.chunk.title, h.chunk.article_no, h.chunk.article_suffix, h.chunk.case_id) for h in hits]
 
 
+def retriever_settings(retriever: Retriever) -> dict[str, object]:
+    """What the search under test fused: its weights, and what `kb train` added (memory, transformer slots)."""
+    settings: dict[str, object] = {k: v for k, v in retriever.weights.items() if v > 0}
+    settings["dense_slots"] = retriever.dense_slots
+    settings["memory_questions"] = len(retriever.memory) if retriever.memory is not None else 0
+    return settings
+
+
 def run_ours(
     retriever: Retriever,
     questions: list[Question],
@@ -180,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             report_systems[f"ours, {kind} golds"] = {"questions": len(sub), **m}
 
     print(f"\n{args.dataset.name}  split={args.split or 'all'}  scope={args.scope}  KB={kb.home}")
+    fusion = retriever_settings(retriever)
+    print("fusion: " + ", ".join(f"{k} {v}" for k, v in fusion.items()))
     print_table(rows, ["system", "questions", "R@1", "R@5", "R@10", "R@100", "MRR@10"])
     lat = {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95)}
     print(
@@ -202,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "kb": str(kb.home),
         "counts": kb.counts(),
         "dense": kb.dense_status(),
+        "fusion": fusion,
         "systems": report_systems,
         "latency": lat,
         "misses_at_10": misses,
