@@ -57,6 +57,10 @@ HOLDING_SECTIONS = ("裁判要点", "裁判要旨", "要旨", "案例要旨", "�
 RETRIEVAL_K = 30
 RETRIEVED_ALWAYS = 3  # the retriever's top provisions are quoted whatever the playbook says …
 RETRIEVED_ALWAYS_RANK = 6  # … if they rank this high
+# … and if one of their sentences matches the question at least this well (relative to the best evidence):
+# on a short lay question the search can rank a provision that shares one word with it (证券法's 信息披露
+# for "宝宝信息被卖了能告吗", relevance .135; 行政诉讼法第三十七条, 0) and quoting it only confuses.
+RETRIEVED_MIN_RELEVANCE = 0.2
 REPORTS = 2  # news reports searched for each question; the best on-topic one is shown
 CASE_RANK = 5  # a case the playbook does not name is shown only if the search ranks it this high
 CLAIM_WEIGHT = 0.3
@@ -949,11 +953,17 @@ class Renderer:
 
     def articles(self, limit: int) -> list[Evidence]:
         """The best-scoring provisions, plus the retriever's own top finds (playbook and retrieval merged:
-        a provision the search ranks highly for this very question is always quoted)."""
+        a provision the search ranks highly for this very question is quoted if it matches the question at
+        all)."""
         provisions = [e for e in self.p.evidence if not e.is_case]
         chosen = provisions[:limit]
         by_rank = sorted(
-            (e for e in provisions if e.rank is not None and e.rank <= RETRIEVED_ALWAYS_RANK), key=lambda e: e.rank or 0
+            (
+                e
+                for e in provisions
+                if e.rank is not None and e.rank <= RETRIEVED_ALWAYS_RANK and e.relevance >= RETRIEVED_MIN_RELEVANCE
+            ),
+            key=lambda e: e.rank or 0,
         )
         for e in by_rank[:RETRIEVED_ALWAYS]:
             if e not in chosen:

@@ -11,8 +11,11 @@ import yaml
 from evals.answers import reverify
 from ingest.pipeline import ingest
 from kb.answer import (
+    RETRIEVED_ALWAYS_RANK,
+    RETRIEVED_MIN_RELEVANCE,
     Answerer,
     PlaybookIndex,
+    Renderer,
     _complete,
     audit_markdown,
     choose_topics,
@@ -171,6 +174,16 @@ def test_answer_quotes_the_sentences_that_answer(answers: dict[str, Answer]) -> 
     student = answers["student"]
     quotes = {s.chunk.article: s.quote for s in student.sources if s.chunk.title.endswith("刑法")}
     assert "出售或者提供公民个人信息" in quotes["第二百五十三条之一"]
+
+
+def test_a_provision_quoted_for_its_search_rank_must_match_the_question(answerer: Answerer) -> None:
+    prep = answerer.composer.prepare("宝宝信息被卖了能告吗", "parent")
+    ranked = [e for e in prep.evidence if not e.is_case and e.rank is not None and e.rank <= RETRIEVED_ALWAYS_RANK]
+    weak = [e for e in ranked if e.relevance < RETRIEVED_MIN_RELEVANCE and e.origins == {"retrieval"}]
+    assert weak  # a six-word lay question: the search ranks provisions that share one word with it
+    quoted = Renderer(answerer.composer, prep).articles(3)
+    assert not [e for e in weak if e in quoted]
+    assert any(e.chunk.article == "第十条" and e.chunk.short_title == "个人信息保护法" for e in quoted)
 
 
 def test_personas_differ_in_depth_and_tone(answers: dict[str, Answer]) -> None:
