@@ -584,7 +584,7 @@ class Composer:
 
         for t in topics:
             pb = t.playbook
-            for item in _cited_items(pb):
+            for item in pb.cited_items():
                 text = item.text if isinstance(item, Claim) else f"{item.action} {item.how}"
                 for cite in item.basis:
                     self._add_cited(cite, "playbook", text, add, removed, required=True)
@@ -769,10 +769,6 @@ class Composer:
         order = {id(c): i for i, (_, _, c) in enumerate(scored)}
         scored.sort(key=lambda x: (-x[0], order[id(x[2])]))
         return scored
-
-
-def _cited_items(pb: Playbook) -> list[Claim | Step]:
-    return [*pb.rights, *pb.duties, *pb.steps, *pb.time_limits]
 
 
 def _with_lead_in(picks: list[Sentence], sentences: list[Sentence]) -> list[Sentence]:
