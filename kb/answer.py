@@ -224,14 +224,14 @@ class PlaybookIndex:
         self.playbooks = list(playbooks)
         self.tokenize = tokenize
         self.docs: list[tuple[int, str, set[str]]] = []
+        # each playbook's claims and steps with their terms, in the playbook's order (`rank_items`)
+        self.items: dict[str, list[tuple[Claim | Step, set[str]]]] = {}
         for i, pb in enumerate(self.playbooks):
             self.docs.append((i, "header", term_set(f"{pb.title} {pb.summary} {' '.join(pb.keywords)}", tokenize)))
             for s in pb.situations:
                 self.docs.append((i, "situation", term_set(s, tokenize)))
-            for c in [*pb.rights, *pb.duties, *pb.time_limits]:
-                self.docs.append((i, "claim", term_set(c.text, tokenize)))
-            for st in pb.steps:
-                self.docs.append((i, "claim", term_set(item_text(st), tokenize)))
+            self.items[pb.id] = [(item, term_set(item_text(item), tokenize)) for item in pb.cited_items()]
+            self.docs.extend((i, "claim", terms) for _, terms in self.items[pb.id])
         self.idf = idf_weights(d for _, _, d in self.docs)
         lengths: dict[str, list[int]] = {}
         for _, kind, d in self.docs:
@@ -258,9 +258,9 @@ class PlaybookIndex:
         """A playbook's claims and steps by how well their text matches the question (BM25 over the claim
         field), best first; ties keep the playbook's order."""
         query = term_set(question, self.tokenize)
-        items = playbook.cited_items()
-        scores = [self._bm25(query, "claim", term_set(item_text(item), self.tokenize)) for item in items]
-        return [items[i] for i in sorted(range(len(items)), key=lambda i: -scores[i])]
+        items = self.items[playbook.id]
+        scores = [self._bm25(query, "claim", terms) for _, terms in items]
+        return [items[i][0] for i in sorted(range(len(items)), key=lambda i: -scores[i])]
 
     def votes(self, hits: Sequence[Hit]) -> list[float]:
         """Reciprocal-rank votes of the retrieved articles for the playbooks that cite them."""
