@@ -138,7 +138,7 @@ class Retriever:
                 self.dense_slots = int(chosen.get("dense_slots", self.dense_slots))
         if self.memory is None:
             self.memory = self._load_memory()
-        self._memory_ids: dict[tuple[int, Any], list[str]] = {}
+        self._lookup: tuple[int, dict[Any, list[str]]] = (-1, {})
 
     def _load_memory(self) -> QuestionMemory | None:
         """The saved memory if the query embedder that made it is this knowledge base's."""
@@ -203,17 +203,22 @@ class Retriever:
         cached per catalog generation."""
         from kb.citations import parse_citation, verify_citation
 
-        cache = getattr(self, "_cite_cache", None)
-        if cache is None or cache[0] != self.kb.generation():
-            cache = self._cite_cache = (self.kb.generation(), {})  # type: ignore[var-annotated]
-        if case and cite not in cache[1]:
-            cache[1][cite] = [c.chunk_id for c in self.kb.case_chunks(cite)[:1]]
-        elif cite not in cache[1]:
+        cache = self._lookups()
+        if case and cite not in cache:
+            cache[cite] = [c.chunk_id for c in self.kb.case_chunks(cite)[:1]]
+        elif cite not in cache:
             names = self.kb.law_names()
             citation = parse_citation(cite.replace("〈", "《").replace("〉", "》"), names)
             verified = verify_citation(citation, self.kb, names) if citation is not None else None
-            cache[1][cite] = verified.chunk_ids[:1] if verified is not None and verified.status == "exists" else []
-        return list(cache[1][cite])
+            cache[cite] = list(verified.chunk_ids[:1]) if verified is not None and verified.status == "exists" else []
+        return list(cache[cite])
+
+    def _lookups(self) -> dict[Any, list[str]]:
+        """Chunk ids found for a playbook citation, a case id or a memory's `ArticleKey`, for this catalog
+        generation (a re-ingest starts afresh)."""
+        if self._lookup[0] != self.kb.generation():
+            self._lookup = (self.kb.generation(), {})
+        return self._lookup[1]
 
     def _mask(self, filters: SearchFilters, lexical: Any) -> np.ndarray | None:
         """1/0 per chunk of `lexical` (the index this search uses: a reload in between must not change the
@@ -264,12 +269,12 @@ class Retriever:
         """The question memory's ranked articles (first chunk of each) for a query vector."""
         assert self.memory is not None
         ids: list[str] = []
+        cache = self._lookups()
         for key, _ in self.memory.vote(vector):
-            cache_key = (self.kb.generation(), key)
-            if cache_key not in self._memory_ids:
+            if key not in cache:
                 chunks = self.kb.article_chunks(key.title, key.article_no, key.article_suffix)
-                self._memory_ids[cache_key] = [c.chunk_id for c in chunks[:1]]
-            ids.extend(self._memory_ids[cache_key])
+                cache[key] = [c.chunk_id for c in chunks[:1]]
+            ids.extend(cache[key])
         return ids
 
     def _dense_list(self, query: str, filters: SearchFilters, search: bool = True) -> tuple[list[str], list[float]]:
