@@ -66,20 +66,6 @@ class QuestionMemory:
         ranked = sorted(votes.items(), key=lambda kv: -kv[1])
         return ranked[: self.top]
 
-    def without(self, questions: set[str]) -> QuestionMemory:
-        """The same memory minus these questions (and so their gold articles): a memory to search held-out
-        questions with, made from the full one instead of embedding the rest again."""
-        keep = [i for i, q in enumerate(self.questions) if q not in questions]
-        return QuestionMemory(
-            embedder=self.embedder,
-            vectors=self.vectors[keep],
-            golds=[self.golds[i] for i in keep],
-            neighbours=self.neighbours,
-            temperature=self.temperature,
-            top=self.top,
-            questions=[self.questions[i] for i in keep],
-        )
-
     def save(self, directory: Path) -> None:
         """Write to `directory` through a sibling temp dir and a rename: a reader never sees half of it."""
         tmp = directory.with_name(directory.name + ".tmp")

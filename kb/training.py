@@ -212,14 +212,14 @@ def train(
     trained.save(kb.home / "static-trained")
     kb._static_model = None  # type: ignore[assignment]  # pick up the trained table; the static index rebuilds on next use
 
+    fit_pairs = [p for _, _, p in fit + stop]  # every pair but the held-out ones
     if progress:
         print(f"question memory: embedding {len({p.question for _, _, p in examples})} questions", flush=True)
-    memory = question_memory(kb, [p for _, _, p in examples])
-    # the weights are chosen on the held-out questions with a memory of every other question
-    report.weights = choose_weights(kb, [p for _, _, p in hold], memory.without(held_questions))
+    report.weights = choose_weights(kb, [p for _, _, p in hold], question_memory(kb, fit_pairs))
     report.static_weight, report.memory_weight = report.weights.static, report.weights.memory
     if progress:
         print(weight_table(report.weights), flush=True)
+    memory = question_memory(kb, [p for _, _, p in examples])
     memory.save(kb.home / MEMORY_DIR)
     report.memory_questions = len(memory)
     tmp = kb.home / "fusion.json.tmp"  # write then rename: a reader never sees half a file

@@ -39,15 +39,6 @@ def test_a_memory_is_saved_and_loaded_whole(tmp_path: Path) -> None:
         QuestionMemory.load(tmp_path / "memory")
 
 
-def test_a_memory_without_some_questions_forgets_them_and_their_articles() -> None:
-    vectors = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    memory = build_memory(["q1", "q2", "q3"], [(SALE,), (DELETE,), (DAMAGES,)], vectors, "e")
-    rest = memory.without({"q2"})
-    assert rest.questions == ["q1", "q3"] and rest.golds == [(SALE,), (DAMAGES,)] and len(memory) == 3
-    assert np.allclose(rest.vectors, vectors[[0, 2]])
-    assert DELETE not in [key for key, _ in rest.vote([0.0, 1.0, 0.0])]
-
-
 def test_mismatched_vectors_and_golds_are_refused() -> None:
     with pytest.raises(ValueError, match="2 vectors but 1 gold"):
         build_memory(["q1", "q2"], [(SALE,)], np.eye(2), "e")
