@@ -2,7 +2,7 @@
 
 Questions come from STARD dev (or --questions FILE, one per line). Reports p50/p95 per configuration,
 measured side by side in one run: lexical only, + static, + dense (full default path), and on a knowledge
-base that `kb train` trained, + its question memory.
+base that `kb train` trained, + its question memory, + its query adapter (a second dense search).
 """
 
 from __future__ import annotations
@@ -45,15 +45,19 @@ def main(argv: list[str] | None = None) -> int:
         "+ static": dict(dense=False, static=True),
         "+ dense (default)": dict(dense=True, static=True),
     }
-    if Retriever(kb).memory is not None:
+    trained = Retriever(kb)
+    if trained.memory is not None:
         configs["+ question memory (kb train)"] = dict(dense=True, static=True, memory=True)
+    if trained.adapter is not None:
+        configs["+ query adapter (kb train)"] = dict(dense=True, static=True, memory=True, adapted=True)
     rows, report = [], {}
     for name, cfg in configs.items():
         retriever = Retriever(kb, use_dense=cfg["dense"])
         if not cfg["static"]:
             retriever.weights["static"] = 0.0
-        if not cfg.get("memory"):
-            retriever.weights["memory"] = 0.0
+        for signal in ("memory", "adapted"):  # trained signals: only in the rows that name them
+            if not cfg.get(signal):
+                retriever.weights[signal] = 0.0
         retriever.search("预热 warm-up")
         timed(retriever, questions[:10], args.k)  # warm caches
         ms = timed(retriever, questions, args.k)

@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         systems["ours: static only"] = run_ours(retriever, questions, ("static",), filters)[0]
     if kb.dense_available():
         systems["ours: dense only"] = run_ours(retriever, questions, ("dense",), filters)[0]
+    if kb.dense_available() and retriever.adapter is not None:
+        systems["ours: adapted transformer only"] = run_ours(retriever, questions, ("adapted",), filters)[0]
     statute_questions = [q for q in questions if all(g.kind == "statute" and g.in_national for g in q.golds)]
     if not args.no_peer:
         peer_qs = [
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         # Questions whose gold articles appear in STARD train vs those whose do not: a learned model must be
         # judged on both (197 of 261 dev questions share a gold with train).
         train_keys = {g.key() for q in load_dataset(args.dataset, "train", "all") for g in q.golds}
-        for system in ("ours (hybrid)", "ours: dense only", "ours: static only"):
+        for system in ("ours (hybrid)", "ours: dense only", "ours: adapted transformer only", "ours: static only"):
             if system not in systems:
                 continue
             for label, seen in (("seen in train", True), ("unseen in train", False)):

@@ -11,6 +11,7 @@ import argparse
 import itertools
 
 from evals.common import STARD, Retrieved, load_dataset, metrics, print_table
+from kb.models import Chunk
 from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase, default_home
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     retriever = Retriever(kb)
     questions = load_dataset(STARD, "train", "national")[: args.limit]
     lists = [retriever.ranked_lists(q.question, SearchFilters()) for q in questions]
-    chunk_map = {}
+    chunk_map: dict[str, Chunk] = {}
     for ranked in lists:
         ids = list({cid for ids in ranked.values() for cid in ids} - chunk_map.keys())
         chunk_map.update({c.chunk_id: c for c in kb.get_chunks(ids)})

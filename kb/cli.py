@@ -151,12 +151,17 @@ def cmd_train(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         print(f"train: {exc}", file=sys.stderr)
         return 2
     report = train(kb, pairs, epochs=args.epochs, lam=args.lam)
+    if report.adapter_history:
+        adapter = f"query adapter held-out score {report.adapter_history[0]:.1f} → {max(report.adapter_history):.1f}"
+    else:
+        adapter = f"no query adapter ({report.adapter_skipped})"
+    chosen = report.weights
     print(
         f"pairs {report.pairs}, usable {report.usable}, epochs {report.epochs}; held-out R@10 (static alone) "
         f"{report.holdout_r10_before:.3f} → {report.holdout_r10_after:.3f}; question memory of "
-        f"{report.memory_questions} questions; fusion weights static {report.static_weight}, memory "
-        f"{report.memory_weight}, transformer slots {report.weights.dense_slots if report.weights else 0}; "
-        f"saved under {kb.home}"
+        f"{report.memory_questions} questions; {adapter}; fusion weights static {report.static_weight}, memory "
+        f"{report.memory_weight}, adapted {chosen.adapted if chosen else 0}, transformer slots "
+        f"{chosen.dense_slots if chosen else 0}; saved under {kb.home}"
     )
     return 0
 

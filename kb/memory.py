@@ -13,7 +13,7 @@ place (`kb.retrieval.FOLLOWERS`), where on such questions it would only push the
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,16 @@ class QuestionMemory:
                 votes[key] = votes.get(key, 0.0) + float(w) / len(golds)
         ranked = sorted(votes.items(), key=lambda kv: -kv[1])
         return ranked[: self.top]
+
+    def subset(self, rows: list[int]) -> QuestionMemory:
+        """A memory of some of these questions (by row): `kb train` tries weights on questions the memory
+        must not know."""
+        return replace(
+            self,
+            vectors=self.vectors[rows],
+            golds=[self.golds[i] for i in rows],
+            questions=[self.questions[i] for i in rows] if self.questions else [],
+        )
 
     def save(self, directory: Path) -> None:
         """Write to `directory` through a sibling temp dir and a rename: a reader never sees half of it."""

@@ -4,7 +4,8 @@ Steps for one question:
 1. citations written in the question (个保法第13条) are looked up directly and ranked first;
 2. lay words are expanded to legal terms (借钱 → 借款) from our table `kb/data/expansions.tsv`;
 3. BM25, dense and static search each return a ranked list (and, after `kb train`, the question memory
-   of `kb.memory`); reciprocal rank fusion (RRF) merges them with weights chosen on STARD train;
+   of `kb.memory` and the dense search with the query adapter of `kb.adapter`); reciprocal rank fusion
+   (RRF) merges them with weights chosen on STARD train;
 4. filters (source type, law, validity, dates, court, cause) apply; parts of one article collapse to
    the article; identical texts in several versions collapse to the one in force.
 """
@@ -15,25 +16,37 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from kb.adapter import ADAPTER_DIR, QueryAdapter
 from kb.memory import MEMORY_DIR, QuestionMemory
 from kb.models import SOURCE_TYPES, Chunk, Hit
 from kb.store import KnowledgeBase
 
 _log = logging.getLogger(__name__)
+_Trained = TypeVar("_Trained", QuestionMemory, QueryAdapter)
 DATA_DIR = Path(__file__).parent / "data"
 _DENSE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dense-query")
 # Chosen on STARD train with `python -m evals.tune_fusion` (dev never looked at): a small RRF constant
 # lets each signal's first few ranks count (train R@10 .603 at k=60 → .616 at k=10).
 RRF_K = 10
-WEIGHTS = {"dense": 2.0, "static": 0.6, "bm25": 1.0, "bm25x": 0.5, "playbook": 1.0, "cite": 10.0, "memory": 0.0}
+# "memory" and "adapted" exist only after `kb train`, which chooses their weights.
+WEIGHTS = {
+    "dense": 2.0,
+    "static": 0.6,
+    "bm25": 1.0,
+    "bm25x": 0.5,
+    "playbook": 1.0,
+    "cite": 10.0,
+    "memory": 0.0,
+    "adapted": 0.0,
+}
 # Hierarchy of norms: 行政法规 and 部门规章 implement statutes and often restate them in other words; when both
 # match a question, the statute is the one to cite. Fused scores of regulation chunks are divided by 1.5
 # (chosen on STARD train, every gold, a KB of statutes + 司法解释 + regulations: R@10 .551 → .560; ÷2 is no
@@ -126,6 +139,7 @@ class Retriever:
     rrf_k: int = RRF_K
     dense_slots: int = 0  # the transformer's first N articles always make the top DENSE_SLOT_DEPTH (kb train)
     memory: QuestionMemory | None = None  # `kb train`'s question memory; loaded from KB_HOME when not given
+    adapter: QueryAdapter | None = None  # `kb train`'s query adapter; loaded from KB_HOME when not given
 
     def __post_init__(self) -> None:
         self.expansions = load_expansions()
@@ -137,29 +151,33 @@ class Retriever:
                 self.weights.update({k: float(v) for k, v in chosen.items() if k in self.weights})
                 self.dense_slots = int(chosen.get("dense_slots", self.dense_slots))
         if self.memory is None:
-            self.memory = self._load_memory()
+            self.memory = self._load_trained(MEMORY_DIR, QuestionMemory.load, "question memory")
+        if self.adapter is None:
+            self.adapter = self._load_trained(ADAPTER_DIR, QueryAdapter.load, "query adapter")
         self._lookup: tuple[int, dict[Any, list[str]]] = (-1, {})
 
-    def _load_memory(self) -> QuestionMemory | None:
-        """The saved memory if the query embedder that made it is this knowledge base's."""
+    def _load_trained(self, name: str, load: Callable[[Path], _Trained | None], what: str) -> _Trained | None:
+        """A `kb train` artifact under KB_HOME (question memory, query adapter) if this knowledge base's query
+        embedder made the vectors it holds; a damaged or foreign one is skipped with a warning."""
         from kb.embeddings import embedder_name
 
-        if not (self.kb.home / MEMORY_DIR).exists():
+        directory = self.kb.home / name
+        if not directory.exists():
             return None  # the common case: no `kb train`, and no embedder loaded just to find that out
         try:
-            memory = QuestionMemory.load(self.kb.home / MEMORY_DIR)
+            artifact = load(directory)
         except ValueError as exc:  # a damaged artifact must not stop search: search goes on without it
-            _log.warning("question memory not used: %s; run `python -m kb train` again", exc)
+            _log.warning("%s not used: %s; run `python -m kb train` again", what, exc)
             return None
-        if memory is not None and memory.embedder != embedder_name(self.kb.embedder):
+        if artifact is not None and artifact.embedder != embedder_name(self.kb.embedder):
             _log.warning(
-                "question memory not used: made with %s, this knowledge base embeds with %s; run `python -m kb "
-                "train` again",
-                memory.embedder,
+                "%s not used: made with %s, this knowledge base embeds with %s; run `python -m kb train` again",
+                what,
+                artifact.embedder,
                 embedder_name(self.kb.embedder),
             )
             return None
-        return memory
+        return artifact
 
     # --- signals ----------------------------------------------------------------------------------
     def citation_hits(self, query: str) -> list[str]:
@@ -243,7 +261,12 @@ class Retriever:
         # in a thread, and compute the other lists meanwhile.
         want_dense = "dense" in on and self.use_dense and self.kb.dense_available()
         want_memory = "memory" in on and self.memory is not None
-        dense = _DENSE_POOL.submit(self._dense_list, query, filters, want_dense) if want_dense or want_memory else None
+        want_adapted = "adapted" in on and self.adapter is not None and self.use_dense and self.kb.dense_available()
+        dense = (
+            _DENSE_POOL.submit(self._dense_list, query, filters, want_dense, want_adapted)
+            if want_dense or want_memory or want_adapted
+            else None
+        )
         lexical, static = self.kb.lexical_and_static()  # one snapshot: a reload must not mix two
         mask = self._mask(filters, lexical)
         if "bm25" in on:
@@ -258,9 +281,11 @@ class Retriever:
             vector = self.kb.static_model(None).encode_tokens([self.kb.tokenizer.precise(query)])[0]
             lists["static"] = [cid for cid, _ in static.search(vector, self.candidates, mask)]
         if dense is not None:
-            ids, vector = dense.result()
+            ids, adapted, vector = dense.result()
             if want_dense:
                 lists["dense"] = ids
+            if want_adapted:
+                lists["adapted"] = adapted
             if want_memory:
                 lists["memory"] = self.memory_hits(vector)
         return lists
@@ -277,11 +302,14 @@ class Retriever:
             ids.extend(cache[key])
         return ids
 
-    def _dense_list(self, query: str, filters: SearchFilters, search: bool = True) -> tuple[list[str], list[float]]:
-        """The dense ranked list (empty unless `search`) and the query vector it used."""
+    def _dense_list(
+        self, query: str, filters: SearchFilters, search: bool = True, adapted: bool = False
+    ) -> tuple[list[str], list[str], list[float]]:
+        """The dense ranked list (empty unless `search`), the list of the adapted query vector (empty unless
+        `adapted`) and the query vector."""
         vector = self.kb.embedder.embed_query(query)
-        if not search:
-            return [], vector
+        if not (search or adapted):
+            return [], [], vector
         types = filters.source_types
         stored = {t for t in SOURCE_TYPES if self.kb.has_source_type(t)}
         where: dict[str, Any] | None = None
@@ -289,7 +317,13 @@ class Retriever:
         # ~400 ms on 67k vectors against ~25 ms unfiltered (STARD with --types statute,interpretation,regulation).
         if types and not stored <= set(types):
             where = {"source_type": types[0] if len(types) == 1 else {"$in": list(types)}}
-        return [cid for cid, _ in self.kb.dense_search(query, self.candidates, where, vector=vector)], vector
+        ids = [cid for cid, _ in self.kb.dense_search(query, self.candidates, where, vector=vector)] if search else []
+        moved: list[str] = []
+        if adapted and self.adapter is not None:
+            moved = [
+                cid for cid, _ in self.kb.dense_search(query, self.candidates, where, vector=self.adapter.apply(vector))
+            ]
+        return ids, moved, vector
 
     # --- fusion -----------------------------------------------------------------------------------
     def fuse(self, lists: dict[str, list[str]]) -> list[tuple[str, float, dict[str, int]]]:

@@ -32,6 +32,7 @@ from typing import Any
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from kb.faults import checkpoint
@@ -689,6 +690,20 @@ class KnowledgeBase:
                 value = (meta or {}).get("text_hash")
                 found[cid] = value if isinstance(value, str) else None
         return found
+
+    def dense_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every stored transformer vector: (chunk ids, one row each). What `kb train` fits its query adapter
+        against; ~40 MB for the 26k statute chunks."""
+        collection = self.vectorstore._collection
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        total = collection.count()
+        for offset in range(0, total, 5000):
+            got = collection.get(include=["embeddings"], limit=5000, offset=offset)
+            ids.extend(got["ids"])
+            rows.append(np.asarray(got["embeddings"], dtype=np.float32))
+        matrix = np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        return ids, matrix
 
     def dense_status(self) -> tuple[int, int]:
         """(chunks with vectors, chunks in the catalog)."""

@@ -101,7 +101,7 @@ def test_a_type_filter_admitting_every_stored_type_searches_unfiltered(
     assert len(stored) >= 2 and not small_kb.has_source_type("document")
     everything = SearchFilters(source_types=(*stored, "document"))
     assert retriever._dense_list(NEWBORN, everything)[0] == retriever._dense_list(NEWBORN, SearchFilters())[0]
-    only_statutes, _ = retriever._dense_list(NEWBORN, SearchFilters(source_types=("statute",)))
+    only_statutes, _, _ = retriever._dense_list(NEWBORN, SearchFilters(source_types=("statute",)))
     types = {c.source_type for c in small_kb.get_chunks(only_statutes)}
     assert only_statutes and types == {"statute"}
 

