@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from kb.retrieval import Retriever, SearchFilters
@@ -122,6 +123,26 @@ def cmd_citing(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     return 0
 
 
+def trained_status(home: Path) -> dict[str, Any] | None:
+    """What `kb train` left under KB_HOME: the fusion weights it chose and which trained artifacts exist."""
+    from kb.adapter import ADAPTER_DIR
+    from kb.memory import MEMORY_DIR
+
+    fusion = home / "fusion.json"
+    if not fusion.exists():
+        return None
+    try:
+        weights = json.loads(fusion.read_text(encoding="utf-8"))
+    except ValueError:
+        weights = {"error": f"{fusion}: not JSON"}
+    return {
+        "weights": weights,
+        "static_table": (home / "static-trained").exists(),
+        "memory": (home / MEMORY_DIR).exists(),
+        "adapter": (home / ADAPTER_DIR).exists(),
+    }
+
+
 def cmd_status(kb: KnowledgeBase, args: argparse.Namespace) -> int:
     done, total = kb.dense_status()
     status = {
@@ -131,6 +152,7 @@ def cmd_status(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         "dense": {"done": done, "total": total},
         "lexical_ready": kb.lexical_ready(),
         "last_ingest": kb.get_meta("last_ingest"),
+        "trained": trained_status(kb.home),
     }
     if args.json:
         _print_json(status)
@@ -141,8 +163,6 @@ def cmd_status(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 
 
 def cmd_train(kb: KnowledgeBase, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from kb.training import load_pairs, train
 
     try:

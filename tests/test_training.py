@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from kb.adapter import QueryAdapter
+from kb.cli import trained_status
 from kb.memory import ArticleKey, build_memory
 from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase
@@ -89,6 +90,7 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
     )
     assert saved["dense_slots"] == choice.dense_slots and saved["adapted"] == choice.adapted
     assert (home / "adapter" / "matrix.npy").exists() and report.adapter_history and not report.adapter_skipped
+    assert trained_status(home) == {"weights": saved, "static_table": True, "memory": True, "adapter": True}
 
     reopened = KnowledgeBase(home)
     trained = reopened.static_model(None)
