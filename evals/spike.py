@@ -26,6 +26,7 @@ from evals.common import Question, Retrieved, load_dataset, metrics, print_table
 from kb.embeddings import CachedEmbeddings, embed_queries
 from kb.models import Chunk
 from kb.retrieval import Retriever, SearchFilters
+from kb.static import StaticModel, remove_common_direction
 from kb.store import KnowledgeBase, default_home
 
 SIF_A = 1e-3
@@ -42,23 +43,15 @@ SPIKE = {
 
 def spike_tables(query_vectors: np.ndarray, passage_vectors: np.ndarray) -> dict[str, np.ndarray]:
     """The token table in both prompt readings: centred, first principal component removed."""
-    out = {}
-    for name, table in (("query", query_vectors), ("passage", passage_vectors)):
-        t = table - table.mean(axis=0, keepdims=True)
-        _, _, vt = np.linalg.svd(t, full_matrices=False)
-        out[name] = (t - np.outer(t @ vt[0], vt[0])).astype(np.float32)
-    return out
+    return {
+        "query": remove_common_direction(query_vectors).astype(np.float32),
+        "passage": remove_common_direction(passage_vectors).astype(np.float32),
+    }
 
 
 def encode(tokens: list[list[str]], index: dict[str, int], table: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """SIF-weighted mean of each text's token vectors, L2-normalised (zero when no token is known)."""
-    out = np.zeros((len(tokens), table.shape[1]), dtype=np.float32)
-    for i, toks in enumerate(tokens):
-        ids = [index[t] for t in toks if t in index]
-        if ids:
-            v = (table[ids] * weights[ids, None]).mean(axis=0)
-            out[i] = v / (np.linalg.norm(v) or 1.0)
-    return out
+    return StaticModel(vocab=index, vectors=(table * weights[:, None]).astype(np.float32)).encode_tokens(tokens)
 
 
 def rrf(lists: list[tuple[float, list[str]]], k: int = RRF_K) -> list[str]:
@@ -70,16 +63,10 @@ def rrf(lists: list[tuple[float, list[str]]], k: int = RRF_K) -> list[str]:
 
 
 def as_run(ids: list[str], chunks: dict[str, Chunk]) -> list[Retrieved]:
-    """Chunk ids → one entry per article, best first (what the spike scored: articles)."""
-    out: list[Retrieved] = []
-    seen: set[tuple[str, str]] = set()
-    for cid in ids:
-        c = chunks[cid]
-        if (c.doc_id, c.article or cid) in seen:
-            continue
-        seen.add((c.doc_id, c.article or cid))
-        out.append(Retrieved(c.title, c.article_no, c.article_suffix, c.case_id))
-    return out
+    """Chunk ids → one entry per retrieval unit (an article), best first: what the spike scored."""
+    fused: list[tuple[str, float, dict[str, int]]] = [(cid, 0.0, {}) for cid in ids]
+    units = Retriever.top_units(fused, chunks, len(ids))
+    return [Retrieved(c.title, c.article_no, c.article_suffix, c.case_id) for c in units]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.faults import replace_directory
+
 ADAPTER_DIR = "adapter"
 
 
@@ -40,19 +42,14 @@ class QueryAdapter:
         return (out / norm if norm > 0 else out).astype(np.float32).tolist()
 
     def save(self, directory: Path) -> None:
-        """Write through a sibling temp dir and a rename: a reader never sees half an adapter."""
-        tmp = directory.with_name(directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        np.save(tmp / "matrix.npy", self.matrix.astype(np.float32))
+        """Write `directory` whole or not at all (`replace_directory`): a reader never sees half an adapter."""
         meta = {"embedder": self.embedder, "questions": self.questions, "history": self.history}
-        (tmp / "adapter.json").write_text(json.dumps(meta), encoding="utf-8")
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            directory.rename(old)
-        tmp.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
+
+        def write(tmp: Path) -> None:
+            np.save(tmp / "matrix.npy", self.matrix.astype(np.float32))
+            (tmp / "adapter.json").write_text(json.dumps(meta), encoding="utf-8")
+
+        replace_directory(directory, write, "adapter")
 
     @classmethod
     def load(cls, directory: Path) -> QueryAdapter | None:

@@ -16,8 +16,11 @@ lookup and a comparison per call.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 ENV = "KB_FAULT_AT"
 
@@ -54,3 +57,23 @@ def checkpoint(point: str) -> None:
         # Written unbuffered to the fd, so the test can tell this kill from any other SIGKILL.
         os.write(2, f"\nfault: SIGKILL at {point}:{_seen}\n".encode())
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def replace_directory(directory: Path, write: Callable[[Path], None], point: str) -> None:
+    """Write `directory` whole or not at all: `write` fills a sibling temp directory, which is then renamed
+    into place. A directory cannot be renamed over a non-empty one, so the old one is first moved aside to
+    `<name>.old` (a reader may fall back to it if a crash comes between the two renames) and deleted last.
+    Crash points: `<point>.written`, `<point>.moved_aside`, `<point>.switched`."""
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    checkpoint(f"{point}.written")
+    old = directory.with_name(directory.name + ".old")
+    if directory.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(directory, old)
+        checkpoint(f"{point}.moved_aside")
+    os.replace(tmp, directory)
+    checkpoint(f"{point}.switched")
+    shutil.rmtree(old, ignore_errors=True)

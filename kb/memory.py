@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.faults import replace_directory
+
 MEMORY_DIR = "memory"
 
 
@@ -77,10 +79,7 @@ class QuestionMemory:
         )
 
     def save(self, directory: Path) -> None:
-        """Write to `directory` through a sibling temp dir and a rename: a reader never sees half of it."""
-        tmp = directory.with_name(directory.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        np.save(tmp / "vectors.npy", self.vectors.astype(np.float32))
+        """Write `directory` whole or not at all (`replace_directory`): a reader never sees half of it."""
         meta = {
             "embedder": self.embedder,
             "neighbours": self.neighbours,
@@ -89,15 +88,12 @@ class QuestionMemory:
             "golds": [[asdict(k) for k in g] for g in self.golds],
             "questions": self.questions,
         }
-        (tmp / "memory.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        old = directory.with_name(directory.name + ".old")
-        if directory.exists():
-            directory.rename(old)
-        tmp.rename(directory)
-        if old.exists():
-            for f in old.iterdir():
-                f.unlink()
-            old.rmdir()
+
+        def write(tmp: Path) -> None:
+            np.save(tmp / "vectors.npy", self.vectors.astype(np.float32))
+            (tmp / "memory.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+        replace_directory(directory, write, "memory")
 
     @classmethod
     def load(cls, directory: Path) -> QuestionMemory | None:

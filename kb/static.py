@@ -38,7 +38,7 @@ from langchain_core.embeddings import Embeddings
 from threadpoolctl import ThreadpoolController
 
 from kb.embeddings import embed_queries
-from kb.faults import checkpoint
+from kb.faults import replace_directory
 from kb.models import Chunk
 
 SIF_A = 1e-3
@@ -66,25 +66,15 @@ class StaticModel:
         return np.asarray(rows, dtype=np.float32).reshape(-1, dim)
 
     def save(self, directory: Path) -> None:
-        """Atomic: write to a temp directory, then rename over the old one. A directory cannot be renamed
-        over a non-empty one, so the old one is first moved aside to `<name>.old`; `load` falls back to it
-        if a crash comes between the two renames."""
-        tmp = directory.with_name(directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        np.save(tmp / "vectors.npy", self.vectors.astype(np.float32))
-        (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
-        (tmp / "name").write_text(self.name)
-        (tmp / "format").write_text(FORMAT)
-        checkpoint("static.written")
-        old = directory.with_name(directory.name + ".old")
-        if directory.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(directory, old)
-            checkpoint("static.moved_aside")
-        os.replace(tmp, directory)
-        checkpoint("static.switched")
-        shutil.rmtree(old, ignore_errors=True)
+        """Atomic (`replace_directory`); `load` falls back to `<name>.old` if a crash comes between the renames."""
+
+        def write(tmp: Path) -> None:
+            np.save(tmp / "vectors.npy", self.vectors.astype(np.float32))
+            (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+            (tmp / "name").write_text(self.name)
+            (tmp / "format").write_text(FORMAT)
+
+        replace_directory(directory, write, "static")
 
     @staticmethod
     def remove_aside(directory: Path) -> None:
@@ -136,16 +126,22 @@ def distill(
         parts.append(np.asarray(embed_queries(teacher, batch), dtype=np.float32))
         if progress:
             progress(min(i + batch_size, len(tokens)), len(tokens))
-    table = np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32)
+    table = remove_common_direction(np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32))
+    total = float(sum(counts.values()))
+    weights = np.array([SIF_A / (SIF_A + counts[t] / total) for t in tokens], dtype=np.float32)
+    table = table * weights[:, None]
+    return StaticModel(vocab={t: i for i, t in enumerate(tokens)}, vectors=table.astype(np.float32), name=name)
+
+
+def remove_common_direction(table: np.ndarray) -> np.ndarray:
+    """Token vectors mean-centred, their first principal component removed (the direction every token of a
+    transformer shares, which would make every text look alike); computed on at most 20,000 rows."""
     table = table - table.mean(axis=0, keepdims=True)
     if len(table) > 1:
         _, _, vt = np.linalg.svd(table[: min(len(table), 20000)], full_matrices=False)
         pc = vt[0]
         table = table - np.outer(table @ pc, pc)
-    total = float(sum(counts.values()))
-    weights = np.array([SIF_A / (SIF_A + counts[t] / total) for t in tokens], dtype=np.float32)
-    table = table * weights[:, None]
-    return StaticModel(vocab={t: i for i, t in enumerate(tokens)}, vectors=table.astype(np.float32), name=name)
+    return table
 
 
 def chunk_tokens(tokenizer: Any, chunk: Chunk) -> tuple[list[str], list[str]]:
