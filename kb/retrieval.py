@@ -259,9 +259,12 @@ class Retriever:
         lists: dict[str, list[str]] = {"cite": self.citation_hits(query)} if "cite" in on else {}
         # The transformer's query embedding is the slow step and runs in C without the GIL: start it first,
         # in a thread, and compute the other lists meanwhile.
-        want_dense = "dense" in on and self.use_dense and self.kb.dense_available()
+        # The transformer takes over when its index is complete (`dense_ready`); the memory needs only the
+        # question's vector, so it works meanwhile.
+        dense_ready = self.use_dense and ("dense" in on or "adapted" in on) and self.kb.dense_ready()
+        want_dense = "dense" in on and dense_ready
         want_memory = "memory" in on and self.memory is not None
-        want_adapted = "adapted" in on and self.adapter is not None and self.use_dense and self.kb.dense_available()
+        want_adapted = "adapted" in on and self.adapter is not None and dense_ready
         dense = (
             _DENSE_POOL.submit(self._dense_list, query, filters, want_dense, want_adapted)
             if want_dense or want_memory or want_adapted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -199,6 +200,27 @@ def test_lexical_only_retriever_works_without_vectors(lexical_kb: KnowledgeBase)
     assert "dense" not in lists
     hits = retriever.search("民法典第1034条 个人信息", k=5)
     assert (hits[0].chunk.short_title, hits[0].chunk.article) == ("民法典", "第一千零三十四条")
+
+
+def test_the_transformer_takes_over_only_when_its_index_is_complete(small_kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A partly filled dense index would rank the few chunks it holds first whatever the question: search
+    leaves it out until every chunk has its vector, and uses it again once the fill is done."""
+    home = tmp_path / "kb"
+    shutil.copytree(small_kb.home, home)
+    kb = KnowledgeBase(home)
+    assert kb.dense_ready()
+    missing = sorted(kb.dense_ids())[: len(kb.dense_ids()) // 2]
+    KnowledgeBase(home).vectorstore._collection.delete(ids=missing)  # as if the fill were half way
+    partial = KnowledgeBase(home)
+    assert not partial.dense_ready() and partial.dense_status()[0] < partial.dense_status()[1]
+    retriever = Retriever(partial)
+    lists = retriever.ranked_lists(NEWBORN, SearchFilters())
+    assert "dense" not in lists and lists["bm25"] and lists["static"]
+    hits = retriever.search(NEWBORN, k=10)
+    assert any(h.chunk.title == PIPL for h in hits) and not any("dense" in h.signals for h in hits)
+    assert partial.fill_dense() == len(missing)
+    assert partial.dense_ready()
+    assert retriever.ranked_lists(NEWBORN, SearchFilters())["dense"]
 
 
 def test_fusion_is_weighted_reciprocal_rank(small_kb: KnowledgeBase) -> None:
