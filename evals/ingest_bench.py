@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     if args.dense_sample > 0:  # after the timed build: it measures the transformer, not the build
-        sample = [c.index_text for c in kb.iter_chunks()][: args.dense_sample]
+        sample = [c.dense_text for c in kb.iter_chunks()][: args.dense_sample]
         t2 = time.monotonic()
         kb.embedder.embed_documents(sample)
         rate = len(sample) / (time.monotonic() - t2) if sample else 0.0

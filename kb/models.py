@@ -145,8 +145,17 @@ class Chunk:
 
     @property
     def index_text(self) -> str:
-        """Text given to the embedder and the lexical index: title, place in the law, label, body."""
+        """Text of the lexical index (and of a case or report's transformer vector): title, place in the law,
+        label, body."""
         return f"{self.index_head}\n{self.text}"
+
+    @property
+    def dense_text(self) -> str:
+        """Text given to the transformer: for an article, the law's title and the body only. The 编/章/节
+        headings and the label pull one chapter's articles toward each other and away from the question: on
+        STARD train questions within one law the transformer finds the right article more often without them
+        (`python -m evals.dense_text`: 民法典, 642 questions, MRR@10 .543 → .573)."""
+        return f"{self.title}\n{self.text}" if self.article else self.index_text
 
     def to_json(self) -> dict[str, Any]:
         """What a search hit or an answer's source tells a client about its chunk (CLI --json, the app)."""

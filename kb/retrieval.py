@@ -320,12 +320,12 @@ class Retriever:
         # ~400 ms on 67k vectors against ~25 ms unfiltered (STARD with --types statute,interpretation,regulation).
         if types and not stored <= set(types):
             where = {"source_type": types[0] if len(types) == 1 else {"$in": list(types)}}
-        ids = [cid for cid, _ in self.kb.dense_search(query, self.candidates, where, vector=vector)] if search else []
-        moved: list[str] = []
+        wanted = [vector] if search else []
         if adapted and self.adapter is not None:
-            moved = [
-                cid for cid, _ in self.kb.dense_search(query, self.candidates, where, vector=self.adapter.apply(vector))
-            ]
+            wanted.append(self.adapter.apply(vector))
+        found = [[cid for cid, _ in hits] for hits in self.kb.dense_search_vectors(wanted, self.candidates, where)]
+        ids = found.pop(0) if search else []
+        moved = found.pop(0) if found else []
         return ids, moved, vector
 
     # --- fusion -----------------------------------------------------------------------------------

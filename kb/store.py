@@ -755,7 +755,7 @@ class KnowledgeBase:
         if progress:
             progress(done, total)
         for batch in length_sorted_batches(todo, batch_size):
-            texts = [c.index_text for c in batch]
+            texts = [c.dense_text for c in batch]
             vectors = self._cached_embedder.embed_documents(texts)  # cached by text hash as they are computed
             checkpoint("dense.embedded")
             # upsert, not add: a batch that an interrupted run stored in part is simply written again
@@ -775,18 +775,27 @@ class KnowledgeBase:
         self, query: str, k: int = 100, where: dict[str, Any] | None = None, vector: list[float] | None = None
     ) -> list[tuple[str, float]]:
         """Nearest chunks by the transformer; `vector` is the query's embedding when the caller has it."""
-        if not self.dense_available():
-            return []
-        store = self.vectorstore
-        if store._collection.count() == 0:
+        if not self.dense_available() or self.vectorstore._collection.count() == 0:
             return []
         if vector is None:
             vector = self.embedder.embed_query(query)
-        result = store._collection.query(
-            query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
-        )
-        ids, dists = result["ids"][0], result["distances"][0]
-        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
+        return self.dense_search_vectors([vector], k, where)[0]
+
+    def dense_search_vectors(
+        self, vectors: list[list[float]], k: int = 100, where: dict[str, Any] | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Nearest chunks of each query vector, in one Chroma call (the query adapter's moved vector goes with
+        the question's own: one call costs ~3 ms, two ~5.5)."""
+        if not self.dense_available() or not vectors:
+            return [[] for _ in vectors]
+        collection = self.vectorstore._collection
+        if collection.count() == 0:
+            return [[] for _ in vectors]
+        result = collection.query(query_embeddings=vectors, n_results=k, where=where or None, include=["distances"])
+        return [
+            [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
+            for ids, dists in zip(result["ids"], result["distances"], strict=True)
+        ]
 
 
 REPORT_PREFIX = "报道"
@@ -812,7 +821,7 @@ def length_sorted_batches(chunks: list[Chunk], batch_size: int, window: int = 16
     Sorting within windows, not globally, keeps the catalog's order roughly (laws first, as ingested)."""
     span = batch_size * window
     for start in range(0, len(chunks), span):
-        part = sorted(chunks[start : start + span], key=lambda c: len(c.index_text))
+        part = sorted(chunks[start : start + span], key=lambda c: len(c.dense_text))
         for i in range(0, len(part), batch_size):
             yield part[i : i + batch_size]
 
@@ -851,8 +860,8 @@ def static_enabled() -> bool:
 
 
 def text_hash(chunk: Chunk) -> str:
-    """Hash of the text a chunk's vector is made from (its `index_text`, which includes title and path)."""
-    return sha256_text(chunk.index_text)
+    """Hash of the text a chunk's vector is made from (its `dense_text`): a vector of another text is redone."""
+    return sha256_text(chunk.dense_text)
 
 
 def dense_metadata(chunk: Chunk) -> dict[str, Any]:

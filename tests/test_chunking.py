@@ -101,6 +101,8 @@ def test_short_article_is_one_chunk_with_metadata() -> None:
     assert chunk.index_text.startswith(
         "中华人民共和国测试法 第四编 人格权 第六章 隐私权和个人信息保护 第一千零三十四条\n"
     )
+    # the transformer sees the law's title and the body: headings and label are for the lexical index
+    assert chunk.dense_text == "中华人民共和国测试法\n自然人的个人信息受法律保护。\n个人信息是……。"
 
 
 def test_long_article_splits_at_kuan_boundaries() -> None:

@@ -225,7 +225,7 @@ def _snapshot(kb: KnowledgeBase, problems: list[str]) -> Snapshot:
     if per_doc != documents:
         problems.append(f"catalog: chunk rows per document {per_doc} != n_chunks {documents}")
     catalog = list(kb.iter_chunks())
-    chunks = [(c.chunk_id, sha256_text(c.index_text)) for c in catalog]
+    chunks = [(c.chunk_id, sha256_text(c.dense_text)) for c in catalog]
     ids = [cid for cid, _ in chunks]
 
     collection = kb.vectorstore._collection
@@ -234,7 +234,7 @@ def _snapshot(kb: KnowledgeBase, problems: list[str]) -> Snapshot:
         problems.append(f"chroma: duplicate ids ({len(got['ids'])} rows, {len(set(got['ids']))} ids)")
     if collection.count() != len(ids) or set(got["ids"]) != set(ids):
         problems.append(f"chroma: {collection.count()} vectors for {len(ids)} chunks")
-    texts = {c.chunk_id: c.index_text for c in catalog}
+    texts = {c.chunk_id: c.dense_text for c in catalog}
     vector_texts = dict(zip(got["ids"], got["documents"], strict=True))
     stale = [cid for cid, text in vector_texts.items() if texts.get(cid) != text]
     if stale:
@@ -375,7 +375,7 @@ def vocabulary_only_cache(warm: Path, target: Path, chunk_homes: list[Path]) -> 
     for home in chunk_homes:
         with sqlite3.connect(home / "catalog.sqlite") as conn:
             for (data,) in conn.execute("SELECT data FROM chunks"):
-                hashes.add(sha256_text(Chunk.from_row(json.loads(data)).index_text))
+                hashes.add(sha256_text(Chunk.from_row(json.loads(data)).dense_text))
     with sqlite3.connect(target) as conn:
         conn.executemany("DELETE FROM vectors WHERE hash = ?", [(h,) for h in hashes])
         left = sum(conn.execute("SELECT COUNT(*) FROM vectors WHERE hash = ?", (h,)).fetchone()[0] for h in hashes)

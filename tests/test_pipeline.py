@@ -50,8 +50,8 @@ def small_sources() -> list[str]:
 
 
 def embedding_rows(kb: KnowledgeBase) -> dict[str, int]:
-    """Rows of the vector cache: for the chunks' index texts, distinct index texts, and all rows of the model."""
-    hashes = {sha256_text(c.index_text) for c in kb.iter_chunks()}
+    """Rows of the vector cache: for the chunks' embedded texts, distinct embedded texts, and all rows of the model."""
+    hashes = {sha256_text(c.dense_text) for c in kb.iter_chunks()}
     with sqlite3.connect(kb.embedding_cache_path) as conn:
         rows = [h for (h,) in conn.execute("SELECT hash FROM vectors WHERE model = ?", (embedder_name(kb.embedder),))]
     return {"chunk_texts": len(hashes & set(rows)), "distinct_texts": len(hashes), "all": len(rows)}

@@ -273,10 +273,18 @@ def test_dense_search_ranks_by_cosine_similarity(kb: KnowledgeBase) -> None:
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
     only_law_a = kb.dense_search("过马路时汽车要不要让行人", k=3, where={"doc_id": "law:a"})
     assert {cid.split("-")[0] for cid, _ in only_law_a} == {"law:a"}
-    # stored vectors are the embedder's vectors of the chunk's index text
+    # stored vectors are the embedder's vectors of the chunk's dense text
     chunk = kb.get_chunks(["law:b-1"])[0]
-    expected = np.asarray(kb.embedder.embed_documents([chunk.index_text])[0])
+    expected = np.asarray(kb.embedder.embed_documents([chunk.dense_text])[0])
     assert np.allclose(vector_of(kb, "law:b-1"), expected, atol=1e-4)
+    # several query vectors in one call: the same lists as one call each
+    questions = ["过马路时汽车要不要让行人", "个人信息处理者应当履行哪些义务"]
+    vectors = [kb.embedder.embed_query(q) for q in questions]
+    together = kb.dense_search_vectors(vectors, k=3)
+    assert [[cid for cid, _ in hits] for hits in together] == [
+        [cid for cid, _ in kb.dense_search(q, k=3)] for q in questions
+    ]
+    assert together[0] != together[1]
 
 
 def test_delete_documents_removes_rows_lexical_entries_and_vectors(kb: KnowledgeBase) -> None:
@@ -300,7 +308,7 @@ def test_replaced_document_gets_vectors_of_its_new_text(kb: KnowledgeBase) -> No
     assert kb.upsert_document(record("law:a", PIPL), changed) == "replaced"
     kb.fill_dense()
     after = vector_of(kb, "law:a-1")
-    expected = np.asarray(kb.embedder.embed_documents([changed[0].index_text])[0])
+    expected = np.asarray(kb.embedder.embed_documents([changed[0].dense_text])[0])
     assert np.allclose(after, expected, atol=1e-4)
     assert not np.allclose(before, after, atol=1e-3)
     assert sorted(all_vector_ids(kb)) == sorted(catalog_ids(kb))
@@ -353,7 +361,7 @@ def test_fill_dense_repairs_a_partial_batch_and_vectors_of_another_text(kb: Know
     collection = kb.vectorstore._collection
 
     def store(items: list[Chunk]) -> None:
-        texts = [c.index_text for c in items]
+        texts = [c.dense_text for c in items]
         collection.upsert(
             ids=[c.chunk_id for c in items],
             embeddings=kb.embedder.embed_documents(texts),
@@ -364,7 +372,7 @@ def test_fill_dense_repairs_a_partial_batch_and_vectors_of_another_text(kb: Know
     old_text = replace(chunks[0], text="机动车驾驶人应当遵守道路交通安全法律、法规的规定。")
     store([old_text, *chunks[1:3]])
     kb.vectorstore.add_texts(
-        texts=[chunks[3].index_text], metadatas=[{"doc_id": chunks[3].doc_id}], ids=[chunks[3].chunk_id]
+        texts=[chunks[3].dense_text], metadatas=[{"doc_id": chunks[3].doc_id}], ids=[chunks[3].chunk_id]
     )
     assert kb.dense_status() == (4, len(TEXTS))
 
@@ -374,7 +382,7 @@ def test_fill_dense_repairs_a_partial_batch_and_vectors_of_another_text(kb: Know
     ids = all_vector_ids(kb)
     assert len(ids) == len(set(ids)) == len(TEXTS)
     assert set(ids) == catalog_ids(kb)
-    expected = np.asarray(kb.embedder.embed_documents([chunks[0].index_text])[0])
+    expected = np.asarray(kb.embedder.embed_documents([chunks[0].dense_text])[0])
     assert np.allclose(vector_of(kb, chunks[0].chunk_id), expected, atol=1e-4)
     assert kb.fill_dense() == 0
 
@@ -416,7 +424,7 @@ def test_length_sorted_batches_keep_every_chunk_once_and_sort_within_windows() -
     assert sorted(flat) == sorted(c.chunk_id for c in chunks) and len(flat) == len(set(flat))
     assert all(len(b) == 2 for b in batches[:-1])
     for w in range(0, len(batches), 2):  # within a window of 2 batches lengths never decrease …
-        lengths = [len(c.index_text) for b in batches[w : w + 2] for c in b]
+        lengths = [len(c.dense_text) for b in batches[w : w + 2] for c in b]
         assert lengths == sorted(lengths)
         assert len(set(lengths)) > 1 or w == len(batches) - 1  # … and the texts differ, so order is tested
     # … and windows follow the input order: the first 4 chunks fill the first window

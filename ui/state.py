@@ -371,13 +371,13 @@ def personal_documents(kb: KnowledgeBase) -> list[PersonalDoc]:
 
 
 def _purge_cached_vectors(kb: KnowledgeBase, chunks: Sequence[Chunk]) -> None:
-    """Drop the cached embeddings of deleted texts (the cache is keyed by the hash of the indexed text)."""
+    """Drop the cached embeddings of deleted texts (the cache is keyed by the hash of the embedded text)."""
     from kb.models import sha256_text
 
     path = kb.embedding_cache_path
     if not path.exists() or not chunks:
         return
-    hashes = [sha256_text(c.index_text) for c in chunks]
+    hashes = [sha256_text(c.dense_text) for c in chunks]
     conn = sqlite3.connect(path, timeout=60)
     try:
         with conn:
