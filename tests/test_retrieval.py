@@ -307,6 +307,9 @@ def test_query_expansion_table() -> None:
     expanded = expand_query("总是接到推销电话", table)
     assert expanded.startswith("总是接到推销电话 ")
     assert "个人信息" in expanded
+    # identifiers 民法典第1034条 names as personal information (the newborn-data complaint's words)
+    assert "个人信息" in expand_query("商家把我的手机号卖给别人了", table)
+    assert "个人信息" in expand_query("医院把孩子的出生日期和我们的电话号码卖给了影楼", table)
     own = [Expansion("借钱|欠钱", ("借款", "借款合同"))]
     assert expand_query("朋友欠钱不还", own) == "朋友欠钱不还 借款 借款合同"
     assert expand_query("借款合同纠纷", own) == "借款合同纠纷"  # nothing lay to expand
