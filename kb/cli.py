@@ -149,7 +149,7 @@ def cmd_status(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         "home": str(kb.home),
         "documents": kb.document_counts(),
         "chunks": kb.counts(),
-        "dense": {"done": done, "total": total},
+        "dense": {"done": done, "total": total, "outdated": kb.dense_outdated()},
         "lexical_ready": kb.lexical_ready(),
         "last_ingest": kb.get_meta("last_ingest"),
         "trained": trained_status(kb.home),

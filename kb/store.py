@@ -728,6 +728,31 @@ class KnowledgeBase:
         done = self.vectorstore._collection.count() if self.dense_available() else 0
         return done, self.chunk_count()
 
+    def _dense_plan(self) -> tuple[list[Chunk], int, list[str], int]:
+        """What `fill_dense` has to do: the chunks to embed (no vector, or a vector of another text: an older
+        chunk text or an older choice of `dense_text`), how many of those have such an outdated vector, the
+        ids of vectors whose chunk the catalog no longer has, and the catalog's chunk count."""
+        present = self.dense_text_hashes()
+        catalog_ids: set[str] = set()
+        todo: list[Chunk] = []
+        outdated = 0
+        for chunk in self.iter_chunks():
+            catalog_ids.add(chunk.chunk_id)
+            if chunk.chunk_id not in present:
+                todo.append(chunk)
+            elif (stored := present[chunk.chunk_id]) is not None and stored != text_hash(chunk):
+                todo.append(chunk)  # a vector of another text under this id: overwritten by the fill (upsert)
+                outdated += 1
+        stale = sorted(set(present) - catalog_ids)  # chunks deleted or replaced since their vector was stored
+        return todo, outdated, stale, len(catalog_ids)
+
+    def dense_outdated(self) -> int:
+        """Chunks whose stored vector was made from another text: the next `fill_dense` redoes them; until
+        then search uses them as they are (`python -m kb status` shows the count)."""
+        if not self.dense_available():
+            return 0
+        return self._dense_plan()[1]
+
     def fill_dense(self, progress: Callable[[int, int], None] | None = None, batch_size: int | None = None) -> int:
         """Make the vector store match the catalog: embed every chunk without a vector of its current text,
         drop vectors of chunks the catalog no longer has. Resumable, batch by batch (`batch_size`, default
@@ -738,19 +763,9 @@ class KnowledgeBase:
         chunk whose document was replaced or deleted meanwhile) is repaired by the next run."""
         batch_size = batch_size or int(os.environ.get("KB_DENSE_BATCH") or 64)
         store = self.vectorstore
-        present = self.dense_text_hashes()
-        catalog_ids: set[str] = set()
-        todo: list[Chunk] = []
-        for chunk in self.iter_chunks():
-            catalog_ids.add(chunk.chunk_id)
-            if chunk.chunk_id not in present:
-                todo.append(chunk)
-            elif (stored := present[chunk.chunk_id]) is not None and stored != text_hash(chunk):
-                todo.append(chunk)  # a vector of another text under this id: overwritten below (upsert)
-        stale = sorted(set(present) - catalog_ids)  # chunks deleted or replaced since their vector was stored
+        todo, _, stale, total = self._dense_plan()
         for i in range(0, len(stale), 5000):
             store.delete(ids=stale[i : i + 5000])
-        total = len(catalog_ids)
         done = total - len(todo)
         if progress:
             progress(done, total)

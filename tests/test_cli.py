@@ -153,6 +153,7 @@ def test_article_and_status(lexical_kb: KnowledgeBase) -> None:
     assert status["chunks"] == lexical_kb.counts()
     assert status["documents"] == {"statute": len(lexical_kb.documents())}
     assert status["lexical_ready"] is True
+    assert status["dense"]["outdated"] == 0
     assert status["trained"] is None  # no `kb train` here
 
 

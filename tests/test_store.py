@@ -375,6 +375,7 @@ def test_fill_dense_repairs_a_partial_batch_and_vectors_of_another_text(kb: Know
         texts=[chunks[3].dense_text], metadatas=[{"doc_id": chunks[3].doc_id}], ids=[chunks[3].chunk_id]
     )
     assert kb.dense_status() == (4, len(TEXTS))
+    assert kb.dense_outdated() == 1  # the vector of the old text; the one stored without a hash is trusted
 
     progress: list[tuple[int, int]] = []
     assert kb.fill_dense(progress=lambda d, t: progress.append((d, t))) == len(TEXTS) - 3
@@ -384,7 +385,7 @@ def test_fill_dense_repairs_a_partial_batch_and_vectors_of_another_text(kb: Know
     assert set(ids) == catalog_ids(kb)
     expected = np.asarray(kb.embedder.embed_documents([chunks[0].dense_text])[0])
     assert np.allclose(vector_of(kb, chunks[0].chunk_id), expected, atol=1e-4)
-    assert kb.fill_dense() == 0
+    assert kb.fill_dense() == 0 and kb.dense_outdated() == 0
 
 
 def test_fill_dense_embeds_identical_texts_once(
