@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.faults import replace_directory
+from kb.fitting import keep_best_epoch
 
 ADAPTER_DIR = "adapter"
 
@@ -111,10 +112,11 @@ def fit_adapter(
     A = torch.zeros(dim, dim, requires_grad=True)
     opt = torch.optim.Adam([A], lr=lr)
 
-    def score(matrix: torch.Tensor) -> float:
+    def score() -> float:
         if not stop:
             return 0.0
         with torch.no_grad():
+            matrix = A.detach()
             q = torch.nn.functional.normalize(qs[stop] + qs[stop] @ matrix, dim=1)
             top = (q @ docs.T).topk(min(10, len(docs)), dim=1).indices.tolist()
         total = 0.0
@@ -124,9 +126,7 @@ def fit_adapter(
             total += 0.0 if rank is None else 1.0 + (rank <= 5) + 1.0 / rank
         return total
 
-    best = score(A.detach())
-    best_matrix, waited, history = A.detach().clone(), 0, [best]
-    for epoch in range(epochs):
+    def run_epoch() -> None:
         rng.shuffle(fit)
         for start in range(0, len(fit), batch_size):
             rows = fit[start : start + batch_size]
@@ -140,14 +140,8 @@ def fit_adapter(
             opt.zero_grad()
             loss.backward()
             opt.step()
-        current = score(A.detach())
-        history.append(current)
-        if progress:
-            progress(epoch + 1, current)
-        if current > best:
-            best, best_matrix, waited = current, A.detach().clone(), 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    return best_matrix.numpy().astype(np.float32), history
+
+    best_matrix, before, history = keep_best_epoch(
+        run_epoch, score, lambda: A.detach().clone(), epochs, patience, progress
+    )
+    return best_matrix.numpy().astype(np.float32), [before, *history]

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.adapter import ADAPTER_DIR, QueryAdapter, fit_adapter
+from kb.fitting import keep_best_epoch
 from kb.memory import MEMORY_DIR, ArticleKey, QuestionMemory, build_memory
 from kb.models import Chunk
 from kb.numerals import find_article_ref
@@ -206,9 +207,7 @@ def fit_static(
             gold = torch.tensor([y for _, y, _ in stop])
             return float((top == gold[:, None]).any(dim=1).float().mean())
 
-    before = best = recall10(T0)
-    best_table, patience, history = T0.clone(), 0, []
-    for epoch in range(epochs):
+    def run_epoch() -> None:
         rng.shuffle(fit)
         for i in range(0, len(fit), 256):
             batch = fit[i : i + 256]
@@ -220,17 +219,11 @@ def fit_static(
             opt.zero_grad()
             loss.backward()
             opt.step()
-        score = recall10(T.detach())
-        history.append(round(score, 4))
-        if progress:
-            progress(epoch + 1, score)
-        if score > best:
-            best, best_table, patience = score, T.detach().clone(), 0
-        else:
-            patience += 1
-            if patience >= 3:
-                break
-    return best_table.numpy().astype(np.float32), before, history
+
+    best_table, before, history = keep_best_epoch(
+        run_epoch, lambda: recall10(T.detach()), lambda: T.detach().clone(), epochs, 3, progress
+    )
+    return best_table.numpy().astype(np.float32), before, [round(r10, 4) for r10 in history]
 
 
 def train(
@@ -388,7 +381,7 @@ def _rows(row_of: dict[str, int], questions: set[str]) -> list[int]:
 def _dense_rows(kb: KnowledgeBase, memory: QuestionMemory) -> tuple[tuple[np.ndarray, list[list[int]]] | None, str]:
     """The stored transformer vectors and, per memory question, the rows of its gold articles' chunks; or None
     and why not. The adapter is fitted against the stored vectors, so the transformer index must be complete."""
-    done, total = kb.dense_status() if kb.dense_available() else (0, kb.chunk_count())
+    done, total = kb.dense_status()  # (0, chunks) without a vector store
     if total == 0 or done < total:
         return None, (
             f"the transformer index holds {done} of {total} chunks; run `python -m kb train` again once it is "
