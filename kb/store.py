@@ -803,10 +803,10 @@ class KnowledgeBase:
         the question's own: one call costs ~3 ms, two ~5.5)."""
         if not self.dense_available() or not vectors:
             return [[] for _ in vectors]
-        collection = self.vectorstore._collection
-        if collection.count() == 0:
-            return [[] for _ in vectors]
-        result = collection.query(query_embeddings=vectors, n_results=k, where=where or None, include=["distances"])
+        # an empty collection answers with empty lists: no count first (dense_search counts before embedding)
+        result = self.vectorstore._collection.query(
+            query_embeddings=vectors, n_results=k, where=where or None, include=["distances"]
+        )
         return [
             [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]
             for ids, dists in zip(result["ids"], result["distances"], strict=True)
