@@ -130,6 +130,12 @@ _LIST_GAP = re.compile(r"[ \t\u3000]*(?:、|，|,|；|;|和|及|以及|与|或|�
 _SENTENCE_END = re.compile(r"[。！？!?\n]")
 
 _LAW_SUFFIXES = ("法", "法典", "条例", "规定", "解释", "办法", "通则", "总则", "细则", "决定")
+# Documents that are no law: a 第X条 right after one (员工手册第三条, 公司章程第五条, 救助公约第十三条) is that
+# document's article, never the previous law's, and is no citation of ours.
+_OTHER_DOCUMENTS = (
+    "章程", "公约", "规约", "合同", "协议", "协议书", "手册", "制度", "守则", "须知", "条款", "说明书", "公告",
+    "决议", "遗嘱", "承诺书", "保证书", "通知书", "合约", "契约", "规则", "标准", "指南", "方案", "计划",
+)  # fmt: skip
 _ISSUER_STARTS = (PRC, "最高人民法院", "最高人民检察院", "国务院")
 _LEAD_IN = re.compile(
     r"根据|依据|依照|按照|参照|遵照|对照|比照|违反|违背|适用|援引|引用|参见|详见|结合|符合|以及|或者|并且|而且"
@@ -270,7 +276,7 @@ def resolve_law_name(name: str, names: LawNameIndex | None = None) -> str:
 
 @dataclass(frozen=True)
 class _Law:
-    kind: str  # "law" | "this" (本法) | "prev" (同法/该法)
+    kind: str  # "law" | "this" (本法) | "prev" (同法/该法) | "other" (a document that is no law: 员工手册)
     value: str | None
     start: int  # offset in the text (in a memo: offset in the run)
 
@@ -329,7 +335,12 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None, memo: 
         return None
     run = seg[len(seg) - n :]
     if run not in memo:
-        memo[run] = _bare_law(run, names) if run.endswith(_LAW_SUFFIXES) else None
+        if run.endswith(_LAW_SUFFIXES):
+            memo[run] = _bare_law(run, names)
+        elif run.endswith(_OTHER_DOCUMENTS):
+            memo[run] = _indexed_tail(run, names) or _Law("other", None, _after_lead_in(run))
+        else:
+            memo[run] = None
     found = memo[run]
     return _Law(found.kind, found.value, i - n + found.start) if found is not None else None
 
@@ -341,13 +352,9 @@ def _bare_law(run: str, names: LawNameIndex | None) -> _Law | None:
     if cut >= 0:
         return _Law("law", resolve_law_name(run[cut:], names), cut)
     # 2. the longest tail the index knows, then the longest tail ABBREVIATIONS knows
-    if names is not None:
-        aliases, longest = _alias_set(names)
-        for st in range(max(0, len(run) - longest), len(run) - 1):
-            if run[st:] in aliases:
-                hit = _resolve_with_index(run[st:], names)
-                if hit is not None:
-                    return _Law("law", hit, st)
+    indexed = _indexed_tail(run, names)
+    if indexed is not None:
+        return indexed
     for st in range(max(0, len(run) - _KNOWN_LONGEST), len(run) - 1):
         short = _known_short(run[st:])
         if short is not None:
@@ -360,13 +367,32 @@ def _bare_law(run: str, names: LawNameIndex | None) -> _Law | None:
         if st == 0 or run[st - 1] in _REF_BEFORE:
             return _Law("this" if ref.group(1) == "本" else "prev", None, st)
     # 4. cut after the last lead-in word
-    st = 0
-    for m in _LEAD_IN.finditer(run):
-        st = m.end()
+    st = _after_lead_in(run)
     name = run[st:]
     if len(name) < 2 or name in _NOT_NAMES:
         return None
     return _Law("law", _as_written(name), st)
+
+
+def _indexed_tail(run: str, names: LawNameIndex | None) -> _Law | None:
+    """The longest tail of `run` that the knowledge base's law-name index resolves to one title."""
+    if names is None:
+        return None
+    aliases, longest = _alias_set(names)
+    for st in range(max(0, len(run) - longest), len(run) - 1):
+        if run[st:] in aliases:
+            hit = _resolve_with_index(run[st:], names)
+            if hit is not None:
+                return _Law("law", hit, st)
+    return None
+
+
+def _after_lead_in(run: str) -> int:
+    """Where a name starts in `run`: after its last lead-in word (根据, 违反, 的 …), else at 0."""
+    st = 0
+    for m in _LEAD_IN.finditer(run):
+        st = m.end()
+    return st
 
 
 # --------------------------------------------------------------------------------------------------
@@ -396,6 +422,7 @@ def parse_citations(text: str, names: LawNameIndex | None = None, context_law: s
     context = resolve_law_name(context_law, names) if context_law else None
     out: list[Citation] = []
     prev: Citation | None = None
+    foreign = False  # `prev` is another document's article (员工手册第三条), not emitted
     last_law: str | None = None
     memo: dict[str, _Law | None] = {}
     for m in _ANCHOR.finditer(text):
@@ -403,7 +430,7 @@ def parse_citations(text: str, names: LawNameIndex | None = None, context_law: s
             c = _case_citation(m)
             if c is not None:
                 out.append(c)
-                prev = c
+                prev, foreign = c, False
             continue
         gap_from = prev.end if prev is not None else 0
         gap = text[gap_from : m.start()]
@@ -416,6 +443,12 @@ def parse_citations(text: str, names: LawNameIndex | None = None, context_law: s
                 continue  # 共有3条: a bare number needs a law or a list of articles before it
             first = _number(m.group("a1") or m.group("a2"))
             if first is None:
+                continue
+            if (law_ref is not None and law_ref.kind == "other") or (
+                law_ref is None and foreign and (in_list or same_sentence)
+            ):
+                # another document's article, or one continuing it (员工手册第三条、第五条): no law's article
+                prev, foreign = Citation(raw=m.group(0), law=None, article_no=first, start=m.start(), end=m.end()), True
                 continue
             if law_ref is None:
                 inherited = prev.law if prev is not None and (in_list or same_sentence) else None
@@ -449,6 +482,9 @@ def parse_citations(text: str, names: LawNameIndex | None = None, context_law: s
         else:
             if prev is None or prev.article_no is None or not in_list:
                 continue
+            if foreign:
+                prev = replace(prev, end=m.end())  # 公司章程第五条第二款: still the other document's
+                continue
             if m.group("ponly"):
                 para = _number(m.group("p1"), 99)
                 if para is None:
@@ -460,7 +496,7 @@ def parse_citations(text: str, names: LawNameIndex | None = None, context_law: s
                     continue
                 c = replace(prev, raw=m.group(0), item=item, start=m.start(), end=m.end())
         out.append(c)
-        prev = c
+        prev, foreign = c, False
         if c.law:
             last_law = c.law
     return out

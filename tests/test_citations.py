@@ -171,6 +171,38 @@ def test_no_false_positives(text: str) -> None:
     assert parse_citations(text) == []
 
 
+OTHER_DOCUMENTS = [
+    # a 第X条 right after a document that is no law belongs to it, never to the law cited before
+    ("《民法典》第一千零三十四条，而公司章程第五条第二款规定", [A(MF, 1034)]),
+    ("依照《民法典》第一千零三十四条，以及小区业主公约第五条的约定", [A(MF, 1034)]),
+    ("《劳动合同法》第三十九条，根据劳动合同第五条", [A("中华人民共和国劳动合同法", 39)]),
+    ("救助公约第十三条、民法典第一百八十条", [A(MF, 180)]),
+    # … and so do the articles continuing it in the same sentence
+    ("《民法典》第一千零三十四条，员工手册第三条、第五条第二款规定", [A(MF, 1034)]),
+    ("员工手册第三条规定，第五条也规定。民法典第五条", [A(MF, 5)]),
+    # a law named after it is cited as usual; a bare article after a law still inherits it
+    (
+        "员工手册第三条违反劳动合同法第四条、第五条",
+        [A("中华人民共和国劳动合同法", 4), A("中华人民共和国劳动合同法", 5)],
+    ),
+    ("《民法典》第一千零三十四条规定个人信息，第一千零三十五条规定处理原则", [A(MF, 1034), A(MF, 1035)]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), OTHER_DOCUMENTS, ids=[t for t, _ in OTHER_DOCUMENTS])
+def test_articles_of_other_documents_are_no_citations(text: str, expected: list[tuple[object, ...]]) -> None:
+    assert [key(c) for c in parse_citations(text)] == expected
+
+
+def test_a_stored_title_ending_like_another_document_still_resolves() -> None:
+    title = "上海证券交易所股票上市规则"
+    names = LawNameIndex([MF, title])
+    assert [key(c) for c in parse_citations("民法典第五条，上海证券交易所股票上市规则第三条", names)] == [
+        A(MF, 5),
+        A(title, 3),
+    ]
+
+
 def test_bare_number_after_a_case_is_no_article() -> None:
     assert [key(c) for c in parse_citations("见指导案例192号、3条")] == [CASE("指导案例192号")]
 
