@@ -3,6 +3,8 @@
 Questions come from STARD dev (or --questions FILE, one per line). Reports p50/p95 per configuration,
 measured side by side in one run: lexical only, + static, + dense (full default path), and on a knowledge
 base that `kb train` trained, + its question memory, + its query adapter (a second dense search).
+`--types statute,…` adds the default path under that source-type filter twice: filtered by Chroma, and
+picked out of a deeper unfiltered transformer search (what search does for common types).
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ import time
 from pathlib import Path
 
 from evals.common import STARD, load_dataset, percentile, print_table, write_report
-from kb.retrieval import Retriever
+from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase, default_home
 
 
-def timed(retriever: Retriever, questions: list[str], k: int) -> list[float]:
+def timed(retriever: Retriever, questions: list[str], k: int, filters: SearchFilters | None = None) -> list[float]:
     out = []
     for q in questions:
         t = time.perf_counter()
-        retriever.search(q, k=k)
+        retriever.search(q, k=k, filters=filters)
         out.append((time.perf_counter() - t) * 1000)
     return out
 
@@ -31,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--questions", type=Path, default=None)
+    parser.add_argument("--types", default="", help="also time a source-type filter, e.g. statute,interpretation")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    types = tuple(t for t in args.types.split(",") if t)
 
     if args.questions:
         questions = [q.strip() for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         configs["+ question memory (kb train)"] = dict(dense=True, static=True, memory=True)
     if trained.adapter is not None:
         configs["+ query adapter (kb train)"] = dict(dense=True, static=True, memory=True, adapted=True)
+    if types:
+        configs[f"default, types {args.types}: Chroma filters"] = dict(dense=True, static=True, chroma_filter=True)
+        configs[f"default, types {args.types}: deeper unfiltered search"] = dict(dense=True, static=True, typed=True)
     rows, report = [], {}
     for name, cfg in configs.items():
         retriever = Retriever(kb, use_dense=cfg["dense"])
@@ -58,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         for signal in ("memory", "adapted"):  # trained signals: only in the rows that name them
             if not cfg.get(signal):
                 retriever.weights[signal] = 0.0
-        retriever.search("预热 warm-up")
-        timed(retriever, questions[:10], args.k)  # warm caches
-        ms = timed(retriever, questions, args.k)
+        filters = SearchFilters(source_types=types) if cfg.get("typed") or cfg.get("chroma_filter") else None
+        if cfg.get("chroma_filter"):
+            retriever.unfiltered_min_share = 2.0
+        retriever.search("预热 warm-up", filters=filters)
+        timed(retriever, questions[:10], args.k, filters)  # warm caches
+        ms = timed(retriever, questions, args.k, filters)
         row = {
             "config": name,
             "queries": len(ms),

@@ -12,6 +12,7 @@ from ingest.pipeline import ingest
 from kb import retrieval
 from kb.models import Hit
 from kb.retrieval import (
+    UNFILTERED_MIN_SHARE,
     Expansion,
     Retriever,
     SearchFilters,
@@ -105,6 +106,31 @@ def test_a_type_filter_admitting_every_stored_type_searches_unfiltered(
     only_statutes, _, _ = retriever._dense_list(NEWBORN, SearchFilters(source_types=("statute",)))
     types = {c.source_type for c in small_kb.get_chunks(only_statutes)}
     assert only_statutes and types == {"statute"}
+
+
+def test_a_type_filter_reads_the_unfiltered_transformer_search_when_the_types_are_common(
+    retriever: Retriever, small_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chroma's filtered search is slow on a large store: types holding a fifth of it or more are picked out
+    of a deeper unfiltered search; rare ones are left to Chroma. Either way the same list as Chroma's."""
+    counts = small_kb.counts()
+    share = {t: n / sum(counts.values()) for t, n in counts.items()}
+    common = max(share, key=lambda t: share[t])
+    rare = min(share, key=lambda t: share[t])
+    assert share[common] >= UNFILTERED_MIN_SHARE > share[rare]
+    vector = small_kb.embedder.embed_query(NEWBORN)
+    calls: list[object] = []
+    search = small_kb.dense_search_vectors
+    monkeypatch.setattr(
+        small_kb, "dense_search_vectors", lambda v, k=100, where=None: calls.append(where) or search(v, k, where)
+    )
+    for types, filtered_by_chroma in (((common,), False), ((rare,), True)):
+        calls.clear()
+        ours = retriever._dense_filtered([vector], types)[0]
+        assert (calls[-1] is not None) is filtered_by_chroma
+        chroma = [c for c, _ in search([vector], retriever.candidates, {"source_type": types[0]})[0]]
+        assert ours and ours[:20] == chroma[:20]
+        assert {c.source_type for c in small_kb.get_chunks(ours)} == set(types)
 
 
 @pytest.mark.parametrize(("law", "title"), [("个保法", PIPL), ("消法", CPL), (CPL, CPL), ("消费者权益保护法", CPL)])
