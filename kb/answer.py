@@ -61,6 +61,7 @@ RETRIEVED_ALWAYS_RANK = 6  # … if they rank this high
 # on a short lay question the search can rank a provision that shares one word with it (证券法's 信息披露
 # for "宝宝信息被卖了能告吗", relevance .135; 行政诉讼法第三十七条, 0) and quoting it only confuses.
 RETRIEVED_MIN_RELEVANCE = 0.2
+SUBJECT_CHARS = 4  # a run of a playbook keyword this long names its subject too (`_mark_off_topic`)
 REPORTS = 2  # news reports searched for each question; the best on-topic one is shown
 CASE_RANK = 5  # a case the playbook does not name is shown only if the search ranks it this high
 CLAIM_WEIGHT = 0.3
@@ -340,7 +341,7 @@ class Evidence:
     rank: int | None = None  # retrieval rank
     score: float = 0.0
     relevance: float = 0.0  # best sentence match with the question, relative to the best of all evidence
-    on_topic: bool = True  # a case or report: its text names the matched playbooks' subject (their keywords)
+    on_topic: bool = True  # found by the search alone: its text names the matched playbooks' subject (keywords)
     picks: list[Sentence] = field(default_factory=list)
 
     @property
@@ -564,7 +565,7 @@ class Composer:
             else set()
         )
         self._score(evidence, q_terms, context_terms, retrieval_weight=0.05 if follow.is_follow_up else 0.35)
-        self._mark_off_topic_cases(evidence, topics)
+        self._mark_off_topic(evidence, topics)
         claims = self._rank_claims(topics, q_terms, evidence)
         return Prepared(question, persona, topics, evidence, claims, removed, follow, q_terms)
 
@@ -700,18 +701,31 @@ class Composer:
             ev.score = 0.5 * lex + retrieval_weight * retr + curated + named
         evidence.sort(key=lambda e: -e.score)
 
-    def _mark_off_topic_cases(self, evidence: list[Evidence], topics: list[TopicMatch]) -> None:
-        """A case the search found (not one a playbook names) is off topic when its text names none of the
-        matched playbooks' keywords: words of the question can match a telephone-fee dispute as well as a
-        personal-information case, but only the latter says 个人信息. Without a matched playbook nothing is
-        marked."""
+    def _mark_off_topic(self, evidence: list[Evidence], topics: list[TopicMatch]) -> None:
+        """What the search alone found (a case no playbook names; a provision no playbook or the question
+        cites, ranked below the search's first RETRIEVED_ALWAYS_RANK) is off topic when its text names none
+        of the matched playbooks' keywords: words of the question can match a telephone-fee dispute as well
+        as a personal-information case, and "卖给别人" matches 刑法第二百四十条 (拐卖妇女、儿童, rank 16) as
+        well as 个人信息保护法第十条, but only the latter say 个人信息. The search's first provisions are
+        kept whatever they say: when the question went to the wrong playbook they are what answers it
+        (个人信息保护法第十四条 on valid consent, rank 2, names no keyword of the children's playbook).
+        Without a matched playbook nothing is marked."""
         keywords = {k.lower() for t in topics for k in t.playbook.keywords}
         if not keywords:
             return
+        # A provision states its subject in the law's words: 敏感个人信息 is a keyword, 个人信息 what the
+        # article defining 公民个人信息 says; so every run of SUBJECT_CHARS or more characters of a keyword
+        # counts too (jieba's search mode cuts 敏感个人信息 into 敏感/个人/信息, losing 个人信息).
+        subject = keywords | {
+            k[i:j] for k in keywords for i in range(len(k)) for j in range(i + SUBJECT_CHARS, len(k) + 1)
+        }
         for ev in evidence:
             if ev.is_case and "case" not in ev.origins:
                 text = "\n".join(self._case_text(ev))
                 ev.on_topic = any(k in text for k in keywords)
+            elif not ev.is_case and ev.origins <= {"retrieval"} and (ev.rank or 0) > RETRIEVED_ALWAYS_RANK:
+                text = ev.text.lower()
+                ev.on_topic = any(k in text for k in subject)
 
     def _case_text(self, ev: Evidence) -> list[str]:
         """Every sentence of a case (all its sections), lower-cased; cached."""
@@ -951,7 +965,7 @@ class Renderer:
         """The best-scoring provisions, plus the retriever's own top finds (playbook and retrieval merged:
         a provision the search ranks highly for this very question is quoted if it matches the question at
         all)."""
-        provisions = [e for e in self.p.evidence if not e.is_case]
+        provisions = [e for e in self.p.evidence if not e.is_case and e.on_topic]
         chosen = provisions[:limit]
         by_rank = sorted(
             (

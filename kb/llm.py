@@ -202,7 +202,7 @@ def _claim_displays(basis: Sequence[str], prep: Prepared) -> list[str]:
 
 def select_evidence(prep: Prepared, limit: int = EVIDENCE_ITEMS) -> list[Evidence]:
     """Best articles first, then at most two cases."""
-    articles = [e for e in prep.evidence if not e.is_case][: limit - 2]
+    articles = [e for e in prep.evidence if not e.is_case and e.on_topic][: limit - 2]
     cases = [e for e in prep.evidence if e.is_case][:2]
     return [*articles, *cases]
 

@@ -186,6 +186,45 @@ def test_a_provision_quoted_for_its_search_rank_must_match_the_question(answerer
     assert any(e.chunk.article == "第十条" and e.chunk.short_title == "个人信息保护法" for e in quoted)
 
 
+def test_a_provision_the_search_alone_finds_deep_down_must_name_the_playbooks_subject(answerer: Answerer) -> None:
+    """With the transformer, "商家把我的手机号卖给别人了" ranks 刑法第二百四十条 (拐卖妇女、儿童 … 卖给他人)
+    16th and its words match the question well: a provision only the search found, below its first
+    RETRIEVED_ALWAYS_RANK, is quoted only if it names the matched playbook's subject."""
+    prep = answerer.composer.prepare("商家把我的手机号卖给别人了", "parent")
+    assert prep.playbook is not None and prep.playbook.id == "personal_info_trade"
+    deep = [
+        e
+        for e in prep.evidence
+        if not e.is_case and e.origins == {"retrieval"} and (e.rank or 0) > RETRIEVED_ALWAYS_RANK
+    ]
+    off = [e for e in deep if not e.on_topic]
+    assert off and all("个人信息" not in e.text for e in off)
+    assert any("个人信息" in e.text and e.on_topic for e in deep)
+    # the search's first provisions are kept whatever they say (the question may have gone to the wrong
+    # playbook); so is everything a playbook or the question names
+    assert all(e.on_topic for e in prep.evidence if not e.is_case and (e.rank or 99) <= RETRIEVED_ALWAYS_RANK)
+    assert all(e.on_topic for e in prep.evidence if e.origins - {"retrieval"})
+    # however well an off-topic provision scores, it is not quoted
+    prep.evidence.sort(key=lambda e: e is not off[0])
+    quoted = Renderer(answerer.composer, prep).articles(4)
+    assert off[0] not in quoted and len(quoted) >= 4
+
+
+def test_a_keywords_own_words_name_the_subject_too(answerer: Answerer) -> None:
+    """The face-recognition playbook's keywords say 敏感个人信息 and 人脸信息, the law says 个人信息: a deep
+    search find that says 个人信息 is on the subject."""
+    prep = answerer.composer.prepare("人脸信息是否属于刑法第二百五十三条之一规定的公民个人信息？", "student")
+    assert prep.playbook is not None and prep.playbook.id == "face_recognition"
+    assert "个人信息" not in prep.playbook.keywords
+    deep = [
+        e
+        for e in prep.evidence
+        if not e.is_case and e.origins == {"retrieval"} and (e.rank or 0) > RETRIEVED_ALWAYS_RANK
+    ]
+    naming = [e for e in deep if "个人信息" in e.text]
+    assert naming and all(e.on_topic for e in naming)
+
+
 def test_personas_differ_in_depth_and_tone(answers: dict[str, Answer]) -> None:
     parent, student, ngo = answers["parent"].markdown, answers["student"].markdown, answers["ngo"].markdown
     assert parent.startswith("**简单说：**")
