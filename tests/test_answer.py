@@ -122,11 +122,23 @@ def test_quotes_are_completed_with_their_list_and_exception() -> None:
         ("小区物业非要我们录人脸才能进大门", "face_recognition"),
         ("刚生完孩子，各种奶粉和月子会所的推销电话就来了，我的信息是不是被医院卖了", "personal_info_trade"),
         ("老公喝醉了打我，还说要打死我", "domestic_violence"),
+        ("读五年级的儿子拿我手机给游戏主播刷了两万块礼物", "minor_spending"),
     ],
 )
 def test_classification_by_retrieval_over_playbooks(answerer: Answerer, question: str, expected: str) -> None:
     answer = answerer.ask(question)
     assert answer.playbook_id == expected
+
+
+def test_a_minors_spending_is_answered_with_capacity_and_return(answerer: Answerer) -> None:
+    """A child's large tips to a streamer: the answer rests on 民法典's rules of capacity (第十九条, 第一百四十五条)
+    and restitution (第一百五十七条), not on the rules for children's personal information."""
+    answer = answerer.ask("初中生瞒着父母在直播平台打赏了三万元，家长能要回来吗？", persona="student")
+    assert answer.playbook_id == "minor_spending"
+    cited = {v.display for v in answer.citations}
+    for article in ("第十九条", "第一百四十五条", "第一百五十七条"):
+        assert any(d.startswith("《中华人民共和国民法典》" + article) for d in cited), (article, cited)
+    assert_all_verified(answer, answerer.kb)
 
 
 def test_unrelated_question_uses_no_playbook(answerer: Answerer, lexical_kb: KnowledgeBase) -> None:
