@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -62,3 +63,18 @@ def small_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     report = ingest(kb, sources, dense=True, progress=False)
     assert not report.errors, report.errors
     return kb
+
+
+def write_stard(path: Path, asked: list[tuple[str, str, str]], law: str) -> Path:
+    """A STARD-format file of (question, gold article of `law`, split) rows, for the eval scripts' tests."""
+    rows = [
+        {
+            "query_id": i,
+            "question": q,
+            "stard_split": split,
+            "gold": [{"law": law, "article_no": article, "lawsdb_result": "match"}],
+        }
+        for i, (q, article, split) in enumerate(asked)
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return path

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_stard
 
 from evals.dense_text import main, ranked_articles
 from kb.models import Chunk
@@ -41,17 +42,7 @@ def test_every_text_is_compared_on_train_questions_of_a_law(
 ) -> None:
     asked = [("商家把我的手机号卖给别人了", "第十条", "train"), ("我要求删除个人信息对方不删", "第四十七条", "train")]
     asked.append(("dev 的问题不参与", "第十三条", "dev"))
-    rows = [
-        {
-            "query_id": i,
-            "question": q,
-            "stard_split": split,
-            "gold": [{"law": PIPL, "article_no": a, "lawsdb_result": "match"}],
-        }
-        for i, (q, a, split) in enumerate(asked)
-    ]
-    data = tmp_path / "stard.jsonl"
-    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    data = write_stard(tmp_path / "stard.jsonl", asked, PIPL)
     report_path = tmp_path / "dense-text.json"
     assert main(["--dataset", str(data), "--home", str(small_kb.home), "--laws", "1", "--json", str(report_path)]) == 0
     assert "title, body (dense_text)" in capsys.readouterr().out

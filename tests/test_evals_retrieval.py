@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_stard
 
 from evals.common import Gold, Question, Retrieved, metrics, paired_difference, per_question
 from evals.retrieval import main
@@ -53,17 +54,7 @@ def test_retrieval_eval_reports_our_search_minus_the_transformer_per_slice(
         ("公司把我的信息给了别人", "第十条", "dev"),  # seen
         ("处理敏感个人信息要单独同意吗", "第二十九条", "dev"),  # unseen
     ]
-    rows = [
-        {
-            "query_id": i,
-            "question": q,
-            "stard_split": split,
-            "gold": [{"law": PIPL, "article_no": a, "lawsdb_result": "match"}],
-        }
-        for i, (q, a, split) in enumerate(asked)
-    ]
-    data = tmp_path / "stard_lecoqa_queries.jsonl"
-    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    data = write_stard(tmp_path / "stard_lecoqa_queries.jsonl", asked, PIPL)
     report_path = tmp_path / "retrieval.json"
     args = [str(data), "--split", "dev", "--home", str(small_kb.home), "--no-peer", "--json", str(report_path)]
     assert main(args) == 0
