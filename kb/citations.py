@@ -277,6 +277,7 @@ def resolve_law_name(name: str, names: LawNameIndex | None = None) -> str:
 @dataclass(frozen=True)
 class _Law:
     kind: str  # "law" | "this" (本法) | "prev" (同法/该法) | "other" (a document that is no law: 员工手册)
+    # | "this-other" (本规则, 本协议: the document being parsed, if the caller names it)
     value: str | None
     start: int  # offset in the text (in a memo: offset in the run)
 
@@ -338,7 +339,7 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None, memo: 
         if run.endswith(_LAW_SUFFIXES):
             memo[run] = _bare_law(run, names)
         elif run.endswith(_OTHER_DOCUMENTS):
-            memo[run] = _indexed_tail(run, names) or _Law("other", None, _after_lead_in(run))
+            memo[run] = _indexed_tail(run, names) or _other_document(run)
         else:
             memo[run] = None
     found = memo[run]
@@ -385,6 +386,18 @@ def _indexed_tail(run: str, names: LawNameIndex | None) -> _Law | None:
             if hit is not None:
                 return _Law("law", hit, st)
     return None
+
+
+def _other_document(run: str) -> _Law:
+    """A run ending in a document that is no law: "this-other" for 本规则 / 本协议 (the document being parsed,
+    when the caller says which), else "other"."""
+    st = _after_lead_in(run)
+    for doc in _OTHER_DOCUMENTS:
+        if run.endswith("本" + doc):
+            at = len(run) - len(doc) - 1
+            if at == 0 or run[at - 1] in _REF_BEFORE:  # 依照本规则, not 基本规则
+                return _Law("this-other", None, at)
+    return _Law("other", None, st)
 
 
 def _after_lead_in(run: str) -> int:
@@ -444,7 +457,9 @@ def parse_citations(text: str, names: LawNameIndex | None = None, context_law: s
             first = _number(m.group("a1") or m.group("a2"))
             if first is None:
                 continue
-            if (law_ref is not None and law_ref.kind == "other") or (
+            if law_ref is not None and law_ref.kind == "this-other" and context:
+                law_ref = _Law("law", context, law_ref.start)  # 本规则第五条 inside that rule's own text
+            if (law_ref is not None and law_ref.kind in ("other", "this-other")) or (
                 law_ref is None and foreign and (in_list or same_sentence)
             ):
                 # another document's article, or one continuing it (员工手册第三条、第五条): no law's article

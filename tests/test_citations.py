@@ -194,6 +194,18 @@ def test_articles_of_other_documents_are_no_citations(text: str, expected: list[
     assert [key(c) for c in parse_citations(text)] == expected
 
 
+def test_this_rule_means_the_document_being_parsed_when_the_caller_names_it() -> None:
+    rule = "证券交易所会员管理规则"
+    assert [key(c) for c in parse_citations("违反本规则第五条、第六条的，依照证券法第二百条", context_law=rule)] == [
+        A(rule, 5),
+        A(rule, 6),
+        A("中华人民共和国证券法", 200),
+    ]
+    # without one, 本协议 / 本规则 are some document of the writer's: no citation, and never the last law
+    assert [key(c) for c in parse_citations("《民法典》第五百条。依照本协议第六条")] == [A(MF, 500)]
+    assert [key(c) for c in parse_citations("基本规则第三条", context_law=rule)] == []
+
+
 def test_a_stored_title_ending_like_another_document_still_resolves() -> None:
     title = "上海证券交易所股票上市规则"
     names = LawNameIndex([MF, title])
