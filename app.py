@@ -466,11 +466,11 @@ def documents_tab(kb) -> None:  # type: ignore[no-untyped-def]
     )
     nonce = st.session_state.setdefault("upload_nonce", 0)
     files = st.file_uploader(
-        f"支持 {' '.join(state.UPLOAD_SUFFIXES)}，单个文件不超过 {state.MAX_UPLOAD_MB} MB",
+        f"支持 {' '.join(state.UPLOAD_SUFFIXES)}，单个文件不超过 {state.max_upload_mb()} MB",
         type=[s.lstrip(".") for s in state.UPLOAD_SUFFIXES],
         accept_multiple_files=True,
         key=f"uploader_{nonce}",
-        max_upload_size=state.MAX_UPLOAD_MB,
+        max_upload_size=state.max_upload_mb(),
     )
     if st.button("加入我的文档", disabled=not files, key="do_upload", type="primary"):
         bar = st.progress(0.0, text="开始…")

@@ -215,6 +215,19 @@ def test_status_panel_says_when_search_learnt_from_questions(kb_copy: KnowledgeB
     assert "检索已从 2 个咨询问题学习" in side(start())
 
 
+def test_the_upload_limit_follows_the_ingest_file_limit(
+    kb_copy: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ui import state
+
+    assert state.max_upload_mb() == 20
+    monkeypatch.setenv("KB_MAX_FILE_MB", "2")
+    assert state.max_upload_mb() == 2
+    (result,) = state.ingest_uploads(kb_copy, [("记录.txt", "合同纠纷。".encode() * 200_000)])  # 3 MB
+    assert result.errors == ["文件过大（2.9 MB），上限 2 MB"]
+    assert "单个文件不超过 2 MB" in start().file_uploader(key="uploader_0").proto.label
+
+
 def test_the_question_memory_is_read_again_only_when_it_changes(
     kb_copy: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -279,7 +292,7 @@ def test_upload_then_delete_the_personal_collection(kb_copy: KnowledgeBase) -> N
         "对方物业把我的电话给了装修公司，违反《中华人民共和国个人信息保护法》第十条。"
         "<script>alert(1)</script>\n\n[点这里](javascript:alert(1)) 联系电话13812345678。"
     ).encode()
-    big = b"x" * (state.MAX_UPLOAD_BYTES + 1)
+    big = b"x" * (state.max_upload_bytes() + 1)
     results = state.ingest_uploads(kb, [("../../../etc/我的记录.md", doc), ("大文件.txt", big), ("a.exe", b"MZ")])
     good, too_big, wrong = results
     assert good.ok and good.documents == 1 and good.chunks >= 1, good

@@ -33,8 +33,6 @@ from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase, default_home
 
 MINE = "mine"
-MAX_UPLOAD_MB = 20
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 UPLOAD_SUFFIXES: tuple[str, ...] = (".md", ".txt", ".docx", ".pdf", ".html", ".htm", ".jsonl")
 LAW_TYPES: tuple[str, ...] = ("statute", "interpretation", "regulation")
 
@@ -131,6 +129,20 @@ def kb_status(kb: KnowledgeBase) -> KBStatus:
         store=store + " · BM25（jieba）",
         trained_questions=trained_questions(kb),
     )
+
+
+def max_upload_bytes() -> int:
+    """The app's upload limit: the ingest's file limit (`KB_MAX_FILE_MB`, default 20), which would refuse a
+    larger file anyway."""
+    from ingest.readers import max_file_bytes
+
+    return max_file_bytes()
+
+
+def max_upload_mb() -> int:
+    """`max_upload_bytes` in whole megabytes, as the upload widget takes them (rounded down, at least 1; the
+    exact limit is checked again on every file)."""
+    return max(1, max_upload_bytes() // (1024 * 1024))
 
 
 def trained_questions(kb: KnowledgeBase) -> int:
@@ -312,8 +324,8 @@ def ingest_uploads(
         if suffix not in UPLOAD_SUFFIXES:
             result.errors.append(f"不支持的文件类型 {suffix or '（无扩展名）'}；支持 {' '.join(UPLOAD_SUFFIXES)}")
             continue
-        if len(data) > MAX_UPLOAD_BYTES:
-            result.errors.append(f"文件过大（{len(data) / 1048576:.1f} MB），上限 {MAX_UPLOAD_MB} MB")
+        if len(data) > max_upload_bytes():
+            result.errors.append(f"文件过大（{len(data) / 1048576:.1f} MB），上限 {max_upload_mb()} MB")
             continue
         if not data.strip():
             result.errors.append("空文件")
