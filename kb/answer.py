@@ -565,7 +565,7 @@ class Composer:
             else set()
         )
         self._score(evidence, q_terms, context_terms, retrieval_weight=0.05 if follow.is_follow_up else 0.35)
-        self._mark_off_topic(evidence, topics)
+        self._mark_off_topic(evidence, topics, question)
         claims = self._rank_claims(topics, q_terms, evidence)
         return Prepared(question, persona, topics, evidence, claims, removed, follow, q_terms)
 
@@ -701,14 +701,20 @@ class Composer:
             ev.score = 0.5 * lex + retrieval_weight * retr + curated + named
         evidence.sort(key=lambda e: -e.score)
 
-    def _mark_off_topic(self, evidence: list[Evidence], topics: list[TopicMatch]) -> None:
-        """What the search alone found (a case no playbook names; a provision no playbook or the question
-        cites, ranked below the search's first RETRIEVED_ALWAYS_RANK) is off topic when its text names none
-        of the matched playbooks' keywords: words of the question can match a telephone-fee dispute as well
-        as a personal-information case, and "卖给别人" matches 刑法第二百四十条 (拐卖妇女、儿童, rank 16) as
-        well as 个人信息保护法第十条, but only the latter say 个人信息. The search's first provisions are
-        kept whatever they say: when the question went to the wrong playbook they are what answers it
-        (个人信息保护法第十四条 on valid consent, rank 2, names no keyword of the children's playbook).
+    def _mark_off_topic(self, evidence: list[Evidence], topics: list[TopicMatch], question: str) -> None:
+        """What the search alone found is off topic (not shown) when, a playbook having matched:
+
+        * a case no playbook names: its text names none of the matched playbooks' keywords (words of the
+          question match a telephone-fee dispute as well as a personal-information case);
+        * a provision no playbook or the question cites, ranked below the search's first
+          RETRIEVED_ALWAYS_RANK: its text names none of those keywords ("卖给别人" matches 刑法第二百四十条,
+          拐卖妇女、儿童, ranked 16th with the transformer);
+        * a provision among those first ones: its text holds no word of two or more characters of the
+          question (in the lexical-only phase the same article ranks 2nd on the single character 卖). The
+          first ones need not name the playbook's subject: when a question went to the wrong playbook they
+          are what answers it (个人信息保护法第十四条 on valid consent, rank 2, names no keyword of the
+          children's-information playbook s02 goes to).
+
         Without a matched playbook nothing is marked."""
         keywords = {k.lower() for t in topics for k in t.playbook.keywords}
         if not keywords:
@@ -719,13 +725,17 @@ class Composer:
         subject = keywords | {
             k[i:j] for k in keywords for i in range(len(k)) for j in range(i + SUBJECT_CHARS, len(k) + 1)
         }
+        words = {w for w in self.tokenize(question.lower()) if len(w) >= 2 and w not in STOPWORDS}
         for ev in evidence:
             if ev.is_case and "case" not in ev.origins:
                 text = "\n".join(self._case_text(ev))
                 ev.on_topic = any(k in text for k in keywords)
-            elif not ev.is_case and ev.origins <= {"retrieval"} and (ev.rank or 0) > RETRIEVED_ALWAYS_RANK:
+            elif not ev.is_case and ev.origins <= {"retrieval"}:
                 text = ev.text.lower()
-                ev.on_topic = any(k in text for k in subject)
+                if (ev.rank or 0) > RETRIEVED_ALWAYS_RANK:
+                    ev.on_topic = any(k in text for k in subject)
+                else:
+                    ev.on_topic = any(w in text for w in words)
 
     def _case_text(self, ev: Evidence) -> list[str]:
         """Every sentence of a case (all its sections), lower-cased; cached."""
