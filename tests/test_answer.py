@@ -141,6 +141,19 @@ def test_a_minors_spending_is_answered_with_capacity_and_return(answerer: Answer
     assert_all_verified(answer, answerer.kb)
 
 
+def test_without_a_playbook_the_search_ranking_leads(answerer: Answerer) -> None:
+    """No playbook covers a dog bite: the answer is the search's provisions (民法典's 饲养动物损害责任, ranked
+    first), not those whose sentences merely share a character pair with the question (不管, 主人)."""
+    answer = answerer.ask("被狗咬了狗主人不管", persona="parent")
+    assert answer.playbook_id is None
+    shown = [v.display for v in answer.citations][:3]
+    animals = {
+        f"《中华人民共和国民法典》第一千二百{n}条" for n in ("四十五", "四十六", "四十七", "四十八", "四十九", "五十")
+    }
+    assert set(shown) <= animals, shown
+    assert_all_verified(answer, answerer.kb)
+
+
 def test_unrelated_question_uses_no_playbook(answerer: Answerer, lexical_kb: KnowledgeBase) -> None:
     index = answerer.composer.index
     assert choose_topics(index.rank("商标注册申请需要提交哪些文件")) == []
