@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from kb.memory import ArticleKey, build_memory
 from kb.models import Answer, Source
-from kb.store import KnowledgeBase
+from kb.store import KnowledgeBase, text_hash
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SEED = "宝宝刚出生就接到影楼的推销电话，对方知道孩子的出生日期和我们的电话，是有人卖了我们的信息吗？我该怎么办？"
@@ -309,6 +310,14 @@ def test_upload_then_delete_the_personal_collection(kb_copy: KnowledgeBase) -> N
     # the app lists it and deletes it everywhere
     wait_dense(kb)
     ids = {c.chunk_id for c in kb.document_chunks(mine[0].doc_id)}
+    hashes = {text_hash(c) for c in kb.document_chunks(mine[0].doc_id)}
+
+    def cached() -> set[str]:
+        with sqlite3.connect(kb.embedding_cache_path) as conn:
+            return {h for (h,) in conn.execute("SELECT hash FROM vectors")} & hashes
+
+    if kb.dense_available():
+        assert cached() == hashes  # its texts were embedded, so the cache holds them …
     at = start()
     page = "\n".join(m.value for m in at.markdown)
     assert "我的文档（1 篇）" in page and "邻居装修噪音协商记录" in page
@@ -324,6 +333,7 @@ def test_upload_then_delete_the_personal_collection(kb_copy: KnowledgeBase) -> N
     assert kb.lexical_ready()
     if kb.dense_available():
         assert not ids & kb.dense_ids()
+        assert not cached()  # … and no longer does
     assert "我的文档（0 篇）" in "\n".join(m.value for m in at.markdown)
 
 

@@ -30,7 +30,7 @@ import streamlit as st
 
 from kb.models import Answer, Chunk
 from kb.retrieval import Retriever, SearchFilters
-from kb.store import KnowledgeBase, default_home
+from kb.store import KnowledgeBase, default_home, text_hash
 
 MINE = "mine"
 UPLOAD_SUFFIXES: tuple[str, ...] = (".md", ".txt", ".docx", ".pdf", ".html", ".htm", ".jsonl")
@@ -400,12 +400,10 @@ def personal_documents(kb: KnowledgeBase) -> list[PersonalDoc]:
 
 def _purge_cached_vectors(kb: KnowledgeBase, chunks: Sequence[Chunk]) -> None:
     """Drop the cached embeddings of deleted texts (the cache is keyed by the hash of the embedded text)."""
-    from kb.models import sha256_text
-
     path = kb.embedding_cache_path
     if not path.exists() or not chunks:
         return
-    hashes = [sha256_text(c.dense_text) for c in chunks]
+    hashes = [text_hash(c) for c in chunks]
     conn = sqlite3.connect(path, timeout=60)
     try:
         with conn:
