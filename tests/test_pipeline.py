@@ -10,8 +10,7 @@ from conftest import FACE_RULES, LEXICAL_LAWS, SHARED, SMALL_LAWS
 
 from ingest.pipeline import IngestError, ingest, iter_source
 from kb.embeddings import embedder_name
-from kb.models import sha256_text
-from kb.store import KnowledgeBase
+from kb.store import KnowledgeBase, text_hash
 
 LAW_V1 = """# 测试条例
 
@@ -51,7 +50,7 @@ def small_sources() -> list[str]:
 
 def embedding_rows(kb: KnowledgeBase) -> dict[str, int]:
     """Rows of the vector cache: for the chunks' embedded texts, distinct embedded texts, and all rows of the model."""
-    hashes = {sha256_text(c.dense_text) for c in kb.iter_chunks()}
+    hashes = {text_hash(c) for c in kb.iter_chunks()}
     with sqlite3.connect(kb.embedding_cache_path) as conn:
         rows = [h for (h,) in conn.execute("SELECT hash FROM vectors WHERE model = ?", (embedder_name(kb.embedder),))]
     return {"chunk_texts": len(hashes & set(rows)), "distinct_texts": len(hashes), "all": len(rows)}
