@@ -169,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         systems["ours: static only"] = run_ours(retriever, questions, ("static",), filters)[0]
     if kb.dense_available():
         systems["ours: dense only"] = run_ours(retriever, questions, ("dense",), filters)[0]
+        # What a fresh machine searches with while the transformer index fills in (`make run`): every other
+        # signal, the static one with the transformer's vectors of lay words the corpus never uses.
+        before = Retriever(kb, memory=retriever.memory, adapter=retriever.adapter, use_dense=False)
+        systems["ours before the transformer index"] = run_ours(before, questions, filters=filters)[0]
     if kb.dense_available() and retriever.adapter is not None:
         systems["ours: adapted transformer only"] = run_ours(retriever, questions, ("adapted",), filters)[0]
     statute_questions = [q for q in questions if all(g.kind == "statute" and g.in_national for g in q.golds)]

@@ -42,7 +42,7 @@ from kb.citations import article_key as citation_article_key
 from kb.citations import format_citation, parse_citations, verify_citation
 from kb.conversation import FollowUp, Turn, follow_up_context
 from kb.injection import instruction_like
-from kb.lexical import STOPWORDS
+from kb.lexical import HAN, STOPWORDS
 from kb.models import Answer, Chunk, Citation, Hit, Source, VerifiedCitation
 from kb.numerals import format_cn_number
 from kb.playbooks import Claim, Playbook, Step, load_playbooks
@@ -97,7 +97,6 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!~&^$])")
 _URL = re.compile(r"(?i)\b(https?|ftp|file|javascript|data):")
 _WWW = re.compile(r"(?i)\bwww\.")
 _SPACES = re.compile(r"[ \t\u3000]+")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _ITEM_LINE = re.compile(r"^[（(][一二三四五六七八九十\d]+[）)]")
 _LABEL_ONLY = re.compile(r"^第[零〇一二两三四五六七八九十百千\d]+条(?:之[一二三四五六七八九十]+)?$")
 _SENTENCE = re.compile(r"[^。；！？!?]+[。；！？!?]?")
@@ -121,8 +120,8 @@ def cjk_bigrams(text: str) -> set[str]:
     return {
         text[i : i + 2]
         for i in range(len(text) - 1)
-        if _CJK.match(text[i])
-        and _CJK.match(text[i + 1])
+        if HAN.match(text[i])
+        and HAN.match(text[i + 1])
         and text[i] not in _STOP_CHARS
         and text[i + 1] not in _STOP_CHARS
     }

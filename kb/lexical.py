@@ -30,6 +30,7 @@ from kb.lawnames import ABBREVIATIONS, LawNameIndex
 jieba.setLogLevel(logging.WARNING)
 
 DATA_DIR = Path(__file__).parent / "data"
+HAN = re.compile(r"[\u4e00-\u9fff]")  # one Chinese (CJK unified) character
 _WORD = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9]")
 _BLOCK = jieba.re_han_default  # how jieba's `cut` splits a text into blocks it segments one by one
 # Blocks whose tokens a tokenizer keeps (≈ 40 MB). When full it starts afresh: the blocks that repeat are

@@ -6,6 +6,11 @@ its first principal component removed, and each token weighted by SIF (a / (a + 
 vector is the weighted mean of its tokens' vectors, L2-normalised. Tokens come from the same
 `LegalTokenizer` pass as BM25's (`chunk_tokens`), so one jieba pass feeds both indexes.
 
+A question's words that the corpus never uses (狗, 咬, 房子, 司机: lay words) are not in the table. While the
+transformer's index is not complete, the static table is the only semantic signal, so such words are
+embedded by the teacher at query time and placed in the table's space (`StaticModel.place`, `UnseenWords`);
+the table keeps the mean and common direction it removed (`center`) for that.
+
 `kb train` (see `kb.training`) fine-tunes the table on (question, article) pairs; the trained table is a
 separate artifact that search prefers when present.
 
@@ -28,7 +33,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,7 @@ from threadpoolctl import ThreadpoolController
 
 from kb.embeddings import embed_queries
 from kb.faults import replace_directory
+from kb.lexical import HAN
 from kb.models import Chunk
 
 SIF_A = 1e-3
@@ -51,19 +57,39 @@ class StaticModel:
     vocab: dict[str, int]
     vectors: np.ndarray  # (V, d) float32, already SIF-weighted and centred
     name: str = "static"
+    # (2, d): the teacher vectors' mean and the common direction removed from them, so that a word outside
+    # the vocabulary can be placed in the table's space; None for tables saved before it was kept.
+    center: np.ndarray | None = None
+    teacher: str = ""  # `embedder_name` of the embedder the table was distilled from
 
-    def encode_tokens(self, token_lists: Iterable[Sequence[str]]) -> np.ndarray:
+    def encode_tokens(
+        self, token_lists: Iterable[Sequence[str]], unseen: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Each text's vector: the sum of its tokens' rows, L2-normalised (zero when no token is known).
+        `unseen` gives vectors (from `place`) for tokens outside the vocabulary."""
         rows = []
         dim = self.vectors.shape[1]
         for tokens in token_lists:
             ids = [self.vocab[t] for t in tokens if t in self.vocab]
-            if ids:
-                v = self.vectors[ids].sum(axis=0)
+            extra = [unseen[t] for t in tokens if unseen and t not in self.vocab and t in unseen]
+            if ids or extra:
+                v = self.vectors[ids].sum(axis=0) + (np.sum(extra, axis=0) if extra else 0.0)
                 n = float(np.linalg.norm(v))
                 rows.append(v / n if n > 0 else v)
             else:
                 rows.append(np.zeros(dim, dtype=np.float32))
         return np.asarray(rows, dtype=np.float32).reshape(-1, dim)
+
+    def unknown(self, tokens: Iterable[str]) -> list[str]:
+        """The tokens (with a Chinese character) that the vocabulary lacks, once each, in order."""
+        return list(dict.fromkeys(t for t in tokens if t not in self.vocab and HAN.search(t)))
+
+    def place(self, teacher_vectors: np.ndarray) -> np.ndarray:
+        """Teacher (query-prompt) vectors of words outside the vocabulary, as rows of this table: centred and
+        the common direction removed like the table; the SIF weight of a word the corpus never uses is
+        a / (a + 0) = 1."""
+        assert self.center is not None
+        return without_common_direction(np.asarray(teacher_vectors, dtype=np.float32), self.center)
 
     def save(self, directory: Path) -> None:
         """Atomic (`replace_directory`); `load` falls back to `<name>.old` if a crash comes between the renames."""
@@ -73,6 +99,9 @@ class StaticModel:
             (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
             (tmp / "name").write_text(self.name)
             (tmp / "format").write_text(FORMAT)
+            if self.center is not None:
+                np.save(tmp / "center.npy", self.center.astype(np.float32))
+                (tmp / "teacher").write_text(self.teacher)
 
         replace_directory(directory, write, "static")
 
@@ -97,7 +126,11 @@ class StaticModel:
                 return None  # made for other tokens or prompts: the caller rebuilds it
         except (OSError, ValueError):
             return None
-        return cls(vocab=vocab, vectors=vectors, name=name)
+        center, teacher = None, ""
+        with contextlib.suppress(OSError, ValueError):  # optional: older tables lack it, and work without it
+            center = np.load(directory / "center.npy")
+            teacher = (directory / "teacher").read_text().strip()
+        return cls(vocab=vocab, vectors=vectors, name=name, center=center, teacher=teacher)
 
 
 def build_vocab(token_lists: Iterable[Sequence[str]], min_count: int = 2, max_size: int = 30000) -> Counter[str]:
@@ -114,6 +147,7 @@ def distill(
     batch_size: int = 256,
     progress: Callable[[int, int], None] | None = None,
     name: str = "static",
+    teacher_name: str = "",
 ) -> StaticModel:
     """Embed each vocabulary token once with the teacher; centre, remove the first PC, SIF-weight.
 
@@ -126,22 +160,77 @@ def distill(
         parts.append(np.asarray(embed_queries(teacher, batch), dtype=np.float32))
         if progress:
             progress(min(i + batch_size, len(tokens)), len(tokens))
-    table = remove_common_direction(np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32))
+    raw = np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32)
+    center = common_direction(raw)
+    table = without_common_direction(raw, center)
     total = float(sum(counts.values()))
     weights = np.array([SIF_A / (SIF_A + counts[t] / total) for t in tokens], dtype=np.float32)
     table = table * weights[:, None]
-    return StaticModel(vocab={t: i for i, t in enumerate(tokens)}, vectors=table.astype(np.float32), name=name)
+    return StaticModel(
+        vocab={t: i for i, t in enumerate(tokens)},
+        vectors=table.astype(np.float32),
+        name=name,
+        center=center,
+        teacher=teacher_name,
+    )
+
+
+def common_direction(table: np.ndarray) -> np.ndarray:
+    """(2, d): the rows' mean and the first principal component of the centred rows (the direction every
+    token of a transformer shares, which would make every text look alike; computed on at most 20,000 rows,
+    zero for fewer than two)."""
+    mean = table.mean(axis=0) if len(table) else np.zeros(table.shape[1], dtype=np.float32)
+    pc = np.zeros_like(mean)
+    if len(table) > 1:
+        _, _, vt = np.linalg.svd((table - mean)[: min(len(table), 20000)], full_matrices=False)
+        pc = vt[0]
+    return np.stack([mean, pc]).astype(np.float32)
+
+
+def without_common_direction(table: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Rows minus `center`'s mean, then without their component along its direction."""
+    mean, pc = center
+    table = table - mean
+    return (table - np.outer(table @ pc, pc)).astype(np.float32)
 
 
 def remove_common_direction(table: np.ndarray) -> np.ndarray:
-    """Token vectors mean-centred, their first principal component removed (the direction every token of a
-    transformer shares, which would make every text look alike); computed on at most 20,000 rows."""
-    table = table - table.mean(axis=0, keepdims=True)
-    if len(table) > 1:
-        _, _, vt = np.linalg.svd(table[: min(len(table), 20000)], full_matrices=False)
-        pc = vt[0]
-        table = table - np.outer(table @ pc, pc)
-    return table
+    """Token vectors mean-centred, their first principal component removed (`common_direction`)."""
+    return without_common_direction(table, common_direction(table))
+
+
+class UnseenWords:
+    """Teacher vectors of query words outside a static table's vocabulary, placed in its space
+    (`StaticModel.place`) and kept in memory: lay words recur, and each costs a transformer call (~5 ms)."""
+
+    MAX_PER_QUERY = 8  # bounds the cost of one long question
+    LIMIT = 50_000  # words kept; the oldest go first
+
+    def __init__(self, embedder: Embeddings):
+        self.embedder = embedder
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def vectors(self, model: StaticModel, tokens: Sequence[str]) -> dict[str, np.ndarray]:
+        """The placed vectors of `tokens`' unknown words; empty when the table cannot place words (no
+        `center`) or was distilled from another embedder than this one."""
+        from kb.embeddings import embedder_name
+
+        if model.center is None or not model.teacher or model.teacher != embedder_name(self.embedder):
+            return {}
+        words = model.unknown(tokens)[: self.MAX_PER_QUERY]
+        with self._lock:
+            found = {w: self._cache[(model.teacher, w)] for w in words if (model.teacher, w) in self._cache}
+        missing = [w for w in words if w not in found]
+        if missing:
+            placed = model.place(np.asarray(embed_queries(self.embedder, missing), dtype=np.float32))
+            with self._lock:
+                for w, v in zip(missing, placed, strict=True):
+                    if len(self._cache) >= self.LIMIT:
+                        self._cache.pop(next(iter(self._cache)))
+                    self._cache[(model.teacher, w)] = v
+                    found[w] = v
+        return found
 
 
 def chunk_tokens(tokenizer: Any, chunk: Chunk) -> tuple[list[str], list[str]]:

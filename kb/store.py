@@ -132,6 +132,7 @@ class KnowledgeBase:
         self._writer_lock: Any = None  # `ingest.lock`, held shared from this instance's first write to its rebuild
         self._writer_guard = threading.Lock()
         self._static_index: Any = None
+        self._unseen_words: Any = None  # `kb.static.UnseenWords`, made on first use
         self.index_seconds: dict[str, float] = {}  # steps of the last index rebuild (tokenize, bm25, static_…)
         self.show_progress = True
         self._validity: dict[str, str] = {}
@@ -571,7 +572,10 @@ class KnowledgeBase:
         for name in ("static-trained", "static-distilled"):
             model = StaticModel.load(self.home / name)
             if model is not None and (
-                name == "static-trained" or counts is None or not self._vocab_grew(model, counts)
+                name == "static-trained"
+                or counts is None
+                # a table saved before `center` was kept is made again (its vectors come from the cache)
+                or (not self._vocab_grew(model, counts) and model.center is not None)
             ):
                 self._static_model = model
                 return model
@@ -588,10 +592,28 @@ class KnowledgeBase:
                 teacher,
                 progress=Progress("static embedder", enabled=self.show_progress),
                 name=f"static-{embedder_name(self.embedder)}-{len(counts)}",
+                teacher_name=embedder_name(self.embedder),
             )
         model.save(self.home / "static-distilled")
         self._static_model = model
         return model
+
+    def static_query_vector(self, text: str, unseen_words: bool = False) -> Any:
+        """The static embedder's vector of a query (None without a table). With `unseen_words`, the query's
+        words outside the table's vocabulary are embedded by the transformer and placed in the table's space
+        (`kb.static.UnseenWords`) instead of dropped."""
+        model = self.static_model(None)
+        if model is None:
+            return None
+        tokens = self.tokenizer.precise(text)
+        unseen = None
+        if unseen_words:
+            if self._unseen_words is None:
+                from kb.static import UnseenWords
+
+                self._unseen_words = UnseenWords(self.embedder)
+            unseen = self._unseen_words.vectors(model, tokens)
+        return model.encode_tokens([tokens], unseen)[0]
 
     @staticmethod
     def _vocab_grew(model: Any, counts: Any) -> bool:

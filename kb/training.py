@@ -330,7 +330,13 @@ def train(
     )
     report.epochs = len(report.history)
     report.holdout_r10_after = max([report.holdout_r10_before, *report.history])
-    trained = StaticModel(vocab=dict(base.vocab), vectors=table, name=f"static-trained-{len(data.examples)}-{seed}")
+    trained = StaticModel(
+        vocab=dict(base.vocab),
+        vectors=table,
+        name=f"static-trained-{len(data.examples)}-{seed}",
+        center=base.center,  # unseen query words are placed as in the distilled table
+        teacher=base.teacher,
+    )
     trained.save(kb.home / "static-trained")
     kb._static_model = None  # type: ignore[assignment]  # pick up the trained table; the static index rebuilds on next use
     if dense is not None:

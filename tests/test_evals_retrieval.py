@@ -67,3 +67,6 @@ def test_retrieval_eval_reports_our_search_minus_the_transformer_per_slice(
         diff = float(slices[label]["R@5"].split()[0])
         expected = systems["ours (hybrid)" + name]["R@5"] - systems["ours: dense only" + name]["R@5"]
         assert diff == pytest.approx(expected, abs=1e-3)
+    # what a fresh machine searches with before the transformer index is complete, in the same run
+    before = systems["ours before the transformer index"]
+    assert before["questions"] == 3 and before["R@100"] > 0

@@ -13,6 +13,7 @@ from kb import retrieval
 from kb.models import Hit
 from kb.retrieval import (
     UNFILTERED_MIN_SHARE,
+    WEIGHTS,
     Expansion,
     Retriever,
     SearchFilters,
@@ -349,3 +350,25 @@ def test_passes_checks_every_filter(small_kb: KnowledgeBase) -> None:
     assert passes(chunk, SearchFilters(validity=(chunk.validity,)), {PIPL})
     assert not passes(chunk, SearchFilters(cause="离婚"), None)
     assert SearchFilters().is_empty() and not SearchFilters(laws=("个保法",)).is_empty()
+
+
+def test_before_the_transformer_index_a_lay_word_the_laws_never_use_still_finds_its_article(tmp_path: Path) -> None:
+    kb = KnowledgeBase(tmp_path / "kb")
+    assert not ingest(kb, ["statutes:个人信息保护法"], dense=False, progress=False).errors
+    assert "小孩" not in kb.static_model(None).vocab  # the law says 未成年人, 不满十四周岁
+    static_only = Retriever(kb, use_dense=False)
+    static_only.weights = {k: (1.0 if k == "static" else 0.0) for k in WEIGHTS}
+    hits = static_only.search("小孩", k=3)
+    # 第三十一条: the personal information of minors under fourteen
+    assert hits and (hits[0].chunk.title, hits[0].chunk.article_no) == (PIPL, 31)
+    # Without the transformer's vector of the word, the table alone knows nothing of the question.
+    assert not kb.static_query_vector("小孩", unseen_words=False).any()
+    assert kb.static_query_vector("小孩", unseen_words=True).any()
+    # A table saved before tables kept their center places no word; the next index build makes it again.
+    (kb.home / "static-distilled" / "center.npy").unlink()
+    older = KnowledgeBase(kb.home)
+    assert not older.static_query_vector("小孩", unseen_words=True).any()
+    assert not ingest(older, ["statutes:消费者权益保护法"], dense=False, progress=False).errors
+    older.static_index()
+    assert older.static_model(None).center is not None
+    assert older.static_query_vector("小孩", unseen_words=True).any()

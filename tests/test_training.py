@@ -96,6 +96,8 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
     trained = reopened.static_model(None)
     assert trained.name.startswith("static-trained") and trained.name != before.name
     assert trained.vectors.shape == before.vectors.shape
+    # words outside the vocabulary are placed as the distilled table places them
+    assert trained.teacher == before.teacher and np.array_equal(trained.center, before.center)
     # training again starts from the distilled table, not from this one (which has seen every question)
     again = untrained_table(reopened)
     assert again.name == before.name and np.array_equal(again.vectors, before.vectors)
