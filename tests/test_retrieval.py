@@ -12,8 +12,10 @@ from ingest.pipeline import ingest
 from kb import retrieval
 from kb.models import Hit
 from kb.retrieval import (
+    RRF_K_BEFORE_TRANSFORMER,
     UNFILTERED_MIN_SHARE,
     WEIGHTS,
+    WEIGHTS_BEFORE_TRANSFORMER,
     Expansion,
     Retriever,
     SearchFilters,
@@ -260,6 +262,23 @@ def test_fusion_is_weighted_reciprocal_rank(small_kb: KnowledgeBase) -> None:
     assert scores["a"] == pytest.approx(1.0 / (k + 1))
     assert scores["b"] == pytest.approx(1.0 / (k + 2) + 2.0 / (k + 1))
     assert fused[0][2] == {"dense": 2, "cite": 1}
+
+
+def test_before_the_transformer_index_static_and_expansions_weigh_more(small_kb: KnowledgeBase) -> None:
+    assert not Retriever(small_kb).before_transformer()  # every chunk of small_kb has its vector
+    retriever = Retriever(small_kb, use_dense=False)
+    assert retriever.before_transformer()
+    lists = {"bm25": ["a", "b"], "static": ["b", "a"], "bm25x": ["c"]}
+    scores = {cid: score for cid, score, _ in retriever.fuse(lists, before_transformer=True)}
+    k = RRF_K_BEFORE_TRANSFORMER
+    assert scores["a"] == pytest.approx(1.0 / (k + 1) + WEIGHTS_BEFORE_TRANSFORMER["static"] / (k + 2))
+    assert scores["c"] == pytest.approx(WEIGHTS_BEFORE_TRANSFORMER["bm25x"] / (k + 1))
+    # with the transformer, the static list counts less than BM25: a leads
+    assert next(cid for cid, _, _ in retriever.fuse(lists)) == "a"
+    # a signal switched off stays off
+    retriever.weights["static"] = 0.0
+    scores = {cid: score for cid, score, _ in retriever.fuse(lists, before_transformer=True)}
+    assert scores["a"] == pytest.approx(1.0 / (k + 1))
 
 
 def test_the_question_memory_reorders_below_first_place_but_never_takes_it(small_kb: KnowledgeBase) -> None:
