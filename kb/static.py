@@ -204,7 +204,7 @@ class UnseenWords:
     (`StaticModel.place`) and kept in memory: lay words recur, and each costs a transformer call (~5 ms)."""
 
     MAX_PER_QUERY = 8  # bounds the cost of one long question
-    LIMIT = 50_000  # words kept; the oldest go first
+    LIMIT = 20_000  # words kept (1.5 KB each); the oldest go first
 
     def __init__(self, embedder: Embeddings):
         self.embedder = embedder
