@@ -200,15 +200,16 @@ def remove_common_direction(table: np.ndarray) -> np.ndarray:
 
 
 class UnseenWords:
-    """Teacher vectors of query words outside a static table's vocabulary, placed in its space
-    (`StaticModel.place`) and kept in memory: lay words recur, and each costs a transformer call (~5 ms)."""
+    """Teacher vectors of query words outside a static table's vocabulary, kept in memory (lay words recur,
+    and each costs a transformer call, ~5 ms) and placed in the asking table's space on every use
+    (`StaticModel.place`): a table made again after an ingest has another center."""
 
     MAX_PER_QUERY = 8  # bounds the cost of one long question
     LIMIT = 20_000  # words kept (1.5 KB each); the oldest go first
 
     def __init__(self, embedder: Embeddings):
         self.embedder = embedder
-        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def vectors(self, model: StaticModel, tokens: Sequence[str]) -> dict[str, np.ndarray]:
@@ -220,17 +221,19 @@ class UnseenWords:
             return {}
         words = model.unknown(tokens)[: self.MAX_PER_QUERY]
         with self._lock:
-            found = {w: self._cache[(model.teacher, w)] for w in words if (model.teacher, w) in self._cache}
-        missing = [w for w in words if w not in found]
+            raw = {w: self._cache[w] for w in words if w in self._cache}
+        missing = [w for w in words if w not in raw]
         if missing:
-            placed = model.place(np.asarray(embed_queries(self.embedder, missing), dtype=np.float32))
+            embedded = np.asarray(embed_queries(self.embedder, missing), dtype=np.float32)
             with self._lock:
-                for w, v in zip(missing, placed, strict=True):
+                for w, v in zip(missing, embedded, strict=True):
                     if len(self._cache) >= self.LIMIT:
                         self._cache.pop(next(iter(self._cache)))
-                    self._cache[(model.teacher, w)] = v
-                    found[w] = v
-        return found
+                    self._cache[w] = raw[w] = v
+        if not raw:
+            return {}
+        placed = model.place(np.stack([raw[w] for w in words]))
+        return dict(zip(words, placed, strict=True))
 
 
 def chunk_tokens(tokenizer: Any, chunk: Chunk) -> tuple[list[str], list[str]]:

@@ -216,6 +216,12 @@ def test_unseen_query_words_get_the_teachers_vector_once() -> None:
     assert not np.any(model.encode_tokens([["狗", "咬"]]))
     with_words = model.encode_tokens([["狗", "咬"]], found)[0]
     assert np.isclose(np.linalg.norm(with_words), 1.0, atol=1e-5)
+    # A table made again (another center) gets the remembered words placed in its own space.
+    assert model.center is not None
+    remade = StaticModel(model.vocab, model.vectors, center=model.center * 0.5, teacher=model.teacher)
+    raw = np.asarray(teacher.engine.embed_queries(["狗"]), dtype=np.float32)
+    assert np.allclose(words.vectors(remade, ["狗"])["狗"], remade.place(raw)[0], atol=1e-6)
+    assert teacher.asked == ["狗", "咬", "主人"]
     # The table of another embedder is not given this one's vectors.
     model.teacher = "another-model"
     assert words.vectors(model, ["猫"]) == {}
