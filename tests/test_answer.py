@@ -123,6 +123,9 @@ def test_quotes_are_completed_with_their_list_and_exception() -> None:
         ("刚生完孩子，各种奶粉和月子会所的推销电话就来了，我的信息是不是被医院卖了", "personal_info_trade"),
         ("老公喝醉了打我，还说要打死我", "domestic_violence"),
         ("读五年级的儿子拿我手机给游戏主播刷了两万块礼物", "minor_spending"),
+        ("我家卫生间漏水把楼下的吊顶泡坏了，楼下邻居要我赔", "neighbour_disputes"),
+        ("楼上每天晚上十二点还在跳绳，找他也没用", "neighbour_disputes"),
+        ("租的房子漏水，房东一直拖着不修", "housing_lease"),
     ],
 )
 def test_classification_by_retrieval_over_playbooks(answerer: Answerer, question: str, expected: str) -> None:
