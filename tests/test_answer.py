@@ -126,6 +126,8 @@ def test_quotes_are_completed_with_their_list_and_exception() -> None:
         ("我家卫生间漏水把楼下的吊顶泡坏了，楼下邻居要我赔", "neighbour_disputes"),
         ("楼上每天晚上十二点还在跳绳，找他也没用", "neighbour_disputes"),
         ("租的房子漏水，房东一直拖着不修", "housing_lease"),
+        ("打车的时候司机明显在绕远路，最后车费多了四十块", "taxi_ride"),
+        ("骑电动车被一辆出租车撞了，司机说是我闯红灯", "traffic_accident"),
     ],
 )
 def test_classification_by_retrieval_over_playbooks(answerer: Answerer, question: str, expected: str) -> None:
