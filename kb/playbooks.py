@@ -8,9 +8,10 @@ legal basis as citations:
 
 * `basis` — statutes, written in full form 《中华人民共和国民法典》第一千零三十四条 (optionally
   第X款 / 第（X）项), each one checked against the statute database by the tests;
-* `optional_basis` — judicial interpretations (司法解释), under their exact LawRefBook title, with a
-  nested book title written 〈…〉. The app drops these when the user's knowledge base holds no
-  interpretations, so every claim also has at least one statute in `basis`.
+* `optional_basis` — judicial interpretations (司法解释) and administrative regulations (行政法规, such as
+  工伤保险条例), under their exact LawRefBook title, with a nested book title written 〈…〉. The app drops
+  these when the user's knowledge base does not hold them, so every claim also has at least one statute in
+  `basis`.
 
 `load_playbooks()` reads and validates them; a malformed file raises `ValueError` naming the file.
 """
@@ -58,7 +59,7 @@ class Claim(_Model):
 
     text: Text
     basis: list[str] = Field(min_length=1)  # statutes (laws.db)
-    optional_basis: list[str] = Field(default_factory=list)  # judicial interpretations
+    optional_basis: list[str] = Field(default_factory=list)  # judicial interpretations, administrative regulations
 
     @field_validator("basis", "optional_basis")
     @classmethod

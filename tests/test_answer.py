@@ -128,6 +128,8 @@ def test_quotes_are_completed_with_their_list_and_exception() -> None:
         ("租的房子漏水，房东一直拖着不修", "housing_lease"),
         ("打车的时候司机明显在绕远路，最后车费多了四十块", "taxi_ride"),
         ("骑电动车被一辆出租车撞了，司机说是我闯红灯", "traffic_accident"),
+        ("晚上散步被一条没拴绳的大狗咬了一口，狗主人说不关他的事", "animal_injury"),
+        ("在车间搬货的时候被叉车撞断了腿，老板说我没签合同不算工伤", "work_injury"),
     ],
 )
 def test_classification_by_retrieval_over_playbooks(answerer: Answerer, question: str, expected: str) -> None:
@@ -146,16 +148,28 @@ def test_a_minors_spending_is_answered_with_capacity_and_return(answerer: Answer
     assert_all_verified(answer, answerer.kb)
 
 
-def test_without_a_playbook_the_search_ranking_leads(answerer: Answerer) -> None:
-    """No playbook covers a dog bite: the answer is the search's provisions (民法典's 饲养动物损害责任, ranked
-    first), not those whose sentences merely share a character pair with the question (不管, 主人)."""
-    answer = answerer.ask("被狗咬了狗主人不管", persona="parent")
+def test_without_a_playbook_the_search_ranking_leads(lexical_kb: KnowledgeBase) -> None:
+    """Without a playbook for it (the dog-bite one left out), a dog bite is answered with the search's provisions
+    (民法典's 饲养动物损害责任, ranked first), not those whose sentences merely share a character pair with the
+    question (不管, 主人)."""
+    others = [pb for pb in load_playbooks() if pb.id != "animal_injury"]
+    answer = Answerer(lexical_kb, playbooks=others).ask("被狗咬了狗主人不管", persona="parent")
     assert answer.playbook_id is None
     shown = [v.display for v in answer.citations][:3]
     animals = {
         f"《中华人民共和国民法典》第一千二百{n}条" for n in ("四十五", "四十六", "四十七", "四十八", "四十九", "五十")
     }
     assert set(shown) <= animals, shown
+    assert_all_verified(answer, lexical_kb)
+
+
+def test_a_dog_bite_is_answered_with_the_keepers_liability(answerer: Answerer) -> None:
+    """A dog bite goes to its playbook, which leads with 民法典's 饲养动物损害责任 (第一千二百四十五条 onward), not
+    with provisions that share 不管 or 主人 with the question."""
+    answer = answerer.ask("被狗咬了狗主人不管", persona="parent")
+    assert answer.playbook_id == "animal_injury"
+    first = answer.citations[0].display
+    assert first.startswith("《中华人民共和国民法典》第一千二百四十"), first
     assert_all_verified(answer, answerer.kb)
 
 

@@ -140,10 +140,10 @@ def check_statute(db: LawsDb, citation: str) -> str | None:
 
 
 class LawRefBook:
-    def __init__(self, folder: Path):
+    def __init__(self, *folders: Path):
         self.files: dict[str, Path] = {}
         dated: dict[str, str] = {}
-        for path in sorted(folder.glob("*.md")):
+        for path in sorted(p for folder in folders for p in folder.glob("*.md")):
             first = path.read_text(encoding="utf-8").split("\n", 1)[0]
             if not first.startswith("# "):
                 continue
@@ -175,14 +175,15 @@ def lawrefbook() -> LawRefBook:
     shared = shared_dir()
     if shared is None:
         pytest.skip("shared corpus not present")
-    return LawRefBook(shared / "corpus" / "lawrefbook" / "司法解释")
+    root = shared / "corpus" / "lawrefbook"
+    return LawRefBook(root / "司法解释", root / "行政法规")  # interpretations and administrative regulations
 
 
 def check_interpretation(book: LawRefBook, citation: str) -> str | None:
     title, number, suffix, paragraph, item = parse_citation(citation)
     lines = book.article_lines(title, number, suffix)
     if lines is None:
-        return "no LawRefBook 司法解释 file with this exact title"
+        return "no LawRefBook 司法解释 or 行政法规 file with this exact title"
     if not lines:
         return "no such article paragraph in the file"
     return _check_structure(lines, paragraph, item)
