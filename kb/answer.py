@@ -239,6 +239,9 @@ class PlaybookIndex:
             self.items[pb.id] = [(item, term_set(item_text(item), tokenize)) for item in pb.cited_items()]
             self.docs.extend((i, "claim", terms) for _, terms in self.items[pb.id])
         self.idf = idf_weights(d for _, _, d in self.docs)
+        self.vocab: list[set[str]] = [set() for _ in self.playbooks]  # every term of each playbook
+        for i, _, d in self.docs:
+            self.vocab[i] |= d
         lengths: dict[str, list[int]] = {}
         for _, kind, d in self.docs:
             lengths.setdefault(kind, []).append(len(d))
@@ -250,14 +253,19 @@ class PlaybookIndex:
         return sum(self.idf[t] * (k1 + 1) / (1 + norm) for t in query & doc)
 
     def lexical_scores(self, question: str) -> list[float]:
+        """Each playbook's BM25 score; zero for one that shares no word (two characters or more) with the
+        question: single characters and character pairs alone (谁, 来, 只赔 across two words) made "树枝断了砸到
+        路人，谁来赔" an online-shopping question (`python -m evals.routing`)."""
         query = term_set(question, self.tokenize)
+        words = {t for t in self.tokenize(question) if len(t) >= 2 and t not in STOPWORDS}
         best: dict[tuple[int, str], float] = {}
         for i, kind, doc in self.docs:
             s = self._bm25(query, kind, doc)
             if s > best.get((i, kind), 0.0):
                 best[(i, kind)] = s
         return [
-            sum(FIELD_WEIGHTS[k] * best.get((i, k), 0.0) for k in FIELD_WEIGHTS) for i in range(len(self.playbooks))
+            sum(FIELD_WEIGHTS[k] * best.get((i, k), 0.0) for k in FIELD_WEIGHTS) if words & self.vocab[i] else 0.0
+            for i in range(len(self.playbooks))
         ]
 
     def rank_items(self, question: str, playbook: Playbook) -> list[Claim | Step]:
