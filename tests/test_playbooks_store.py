@@ -1,10 +1,11 @@
 """Every playbook citation verifies in a real store, through the product's own verifier.
 
 The store holds the national laws the playbooks name (from laws.db) and the LawRefBook judicial
-interpretations their optional citations name; only the catalog is written (verification needs no
-index). Every statute `basis` must be `exists`; every `optional_basis` must be `exists` once its
-interpretation is ingested. This is what the answer composer relies on when it drops what does not
-verify: with the default knowledge base nothing of a playbook's statute basis is lost.
+interpretations and administrative regulations their optional citations name; only the catalog is
+written (verification needs no index). Every statute `basis` must be `exists`; every `optional_basis`
+must be `exists` once its interpretation or regulation is ingested. This is what the answer composer
+relies on when it drops what does not verify: with the default knowledge base nothing of a playbook's
+statute basis is lost.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from kb.playbooks import Playbook, load_playbooks
 from kb.store import KnowledgeBase
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-INTERPRETATIONS = SHARED / "corpus" / "lawrefbook" / "司法解释"
+LAWREFBOOK = SHARED / "corpus" / "lawrefbook"
+OPTIONAL_FOLDERS = (LAWREFBOOK / "司法解释", LAWREFBOOK / "行政法规")  # interpretations, regulations
 
 
 def _title(citation: str) -> str:
     return citation[1 : citation.index("》第")].replace("〈", "《").replace("〉", "》")
 
 
-def _interpretation_files(titles: set[str]) -> list[Path]:
+def _optional_files(titles: set[str]) -> list[Path]:
     """The newest LawRefBook file of each title (file names end with the version date)."""
     newest: dict[str, Path] = {}
-    for path in sorted(INTERPRETATIONS.glob("*.md")):
+    for path in sorted(p for folder in OPTIONAL_FOLDERS for p in folder.glob("*.md")):
         first = path.read_text(encoding="utf-8").split("\n", 1)[0]
         title = first[2:].strip() if first.startswith("# ") else ""
         if title in titles and (title not in newest or path.name > newest[title].name):
@@ -46,12 +48,12 @@ def playbooks() -> list[Playbook]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, playbooks: list[Playbook]) -> KnowledgeBase:
-    if not INTERPRETATIONS.is_dir():
+    if not all(folder.is_dir() for folder in OPTIONAL_FOLDERS):
         pytest.skip("shared LawRefBook corpus not present")
     kb = KnowledgeBase(tmp_path_factory.mktemp("playbook_store"))
     statutes = {short_title(_title(c)) for pb in playbooks for c in pb.citations()}
     optional = {_title(c) for pb in playbooks for c in pb.optional_citations()}
-    sources = ["statutes:" + ",".join(sorted(statutes)), *(str(p) for p in _interpretation_files(optional))]
+    sources = ["statutes:" + ",".join(sorted(statutes)), *(str(p) for p in _optional_files(optional))]
     for source in sources:
         for origin, doc in iter_source(source):
             assert not isinstance(doc, Exception), f"{origin}: {doc}"
