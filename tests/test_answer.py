@@ -131,6 +131,8 @@ def test_quotes_are_completed_with_their_list_and_exception() -> None:
         ("晚上散步被一条没拴绳的大狗咬了一口，狗主人说不关他的事", "animal_injury"),
         ("在车间搬货的时候被叉车撞断了腿，老板说我没签合同不算工伤", "work_injury"),
         ("儿子在学校午休时被同桌用铅笔扎伤了眼睛，班主任说是小孩打闹", "school_injury"),
+        ("我妈做完胆囊手术，医生把一块纱布落在了肚子里", "medical_malpractice"),
+        ("医院的护士把我怀孕的事告诉了我单位领导", "medical_privacy"),
         # no playbook shares a word with these; single characters and pairs across words (谁, 来, 钱不) do not count
         ("树枝断了砸到路人，谁来赔", None),
         ("考驾照交了钱驾校不退", None),
