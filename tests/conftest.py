@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,26 @@ LEXICAL_LAWS = (
 )
 SMALL_LAWS = "statutes:个人信息保护法,消费者权益保护法"
 FACE_RULES = "司法解释/关于审理使用人脸识别技术处理个人信息相关民事案件适用法律若干问题的规定.md"
+
+
+# Where playbooks' optional citations may point: judicial interpretations and administrative regulations.
+OPTIONAL_BASIS_FOLDERS = ("司法解释", "行政法规")
+
+
+def newest_lawrefbook_files(*folders: Path) -> dict[str, Path]:
+    """The newest LawRefBook file (by the version date its name ends with) of each `# title` in `folders`."""
+    files: dict[str, Path] = {}
+    dated: dict[str, str] = {}
+    for path in sorted(p for folder in folders for p in folder.glob("*.md")):
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        if not first.startswith("# "):
+            continue
+        title = first[2:].strip()
+        m = re.search(r"\((\d{4}-\d{2}-\d{2})\)\.md$", path.name)
+        date = m[1] if m else ""
+        if title not in files or date > dated[title]:
+            files[title], dated[title] = path, date
+    return files
 
 
 def shared_path(*parts: str) -> Path:

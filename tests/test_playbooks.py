@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import OPTIONAL_BASIS_FOLDERS, newest_lawrefbook_files
 
 from kb.numerals import article_label, parse_cn_number
 from kb.playbooks import PLAYBOOK_DIR, Playbook, load_playbooks
@@ -141,17 +142,7 @@ def check_statute(db: LawsDb, citation: str) -> str | None:
 
 class LawRefBook:
     def __init__(self, *folders: Path):
-        self.files: dict[str, Path] = {}
-        dated: dict[str, str] = {}
-        for path in sorted(p for folder in folders for p in folder.glob("*.md")):
-            first = path.read_text(encoding="utf-8").split("\n", 1)[0]
-            if not first.startswith("# "):
-                continue
-            title = first[2:].strip()
-            m = re.search(r"\((\d{4}-\d{2}-\d{2})\)\.md$", path.name)
-            date = m[1] if m else ""
-            if title not in self.files or date > dated[title]:  # the newest version of a title
-                self.files[title], dated[title] = path, date
+        self.files = newest_lawrefbook_files(*folders)  # the newest version of each title
 
     def article_lines(self, title: str, number: int, suffix: int) -> list[str] | None:
         path = self.files.get(title.replace("〈", "《").replace("〉", "》"))
@@ -176,7 +167,7 @@ def lawrefbook() -> LawRefBook:
     if shared is None:
         pytest.skip("shared corpus not present")
     root = shared / "corpus" / "lawrefbook"
-    return LawRefBook(root / "司法解释", root / "行政法规")  # interpretations and administrative regulations
+    return LawRefBook(*(root / folder for folder in OPTIONAL_BASIS_FOLDERS))
 
 
 def check_interpretation(book: LawRefBook, citation: str) -> str | None:

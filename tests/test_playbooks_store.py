@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import OPTIONAL_BASIS_FOLDERS, newest_lawrefbook_files
 
 from ingest.pipeline import iter_source, to_record_and_chunks
 from kb.citations import parse_citations, verify_citation
@@ -22,23 +23,11 @@ from kb.playbooks import Playbook, load_playbooks
 from kb.store import KnowledgeBase
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-LAWREFBOOK = SHARED / "corpus" / "lawrefbook"
-OPTIONAL_FOLDERS = (LAWREFBOOK / "司法解释", LAWREFBOOK / "行政法规")  # interpretations, regulations
+OPTIONAL_FOLDERS = tuple(SHARED / "corpus" / "lawrefbook" / folder for folder in OPTIONAL_BASIS_FOLDERS)
 
 
 def _title(citation: str) -> str:
     return citation[1 : citation.index("》第")].replace("〈", "《").replace("〉", "》")
-
-
-def _optional_files(titles: set[str]) -> list[Path]:
-    """The newest LawRefBook file of each title (file names end with the version date)."""
-    newest: dict[str, Path] = {}
-    for path in sorted(p for folder in OPTIONAL_FOLDERS for p in folder.glob("*.md")):
-        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
-        title = first[2:].strip() if first.startswith("# ") else ""
-        if title in titles and (title not in newest or path.name > newest[title].name):
-            newest[title] = path
-    return list(newest.values())
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +42,10 @@ def store(tmp_path_factory: pytest.TempPathFactory, playbooks: list[Playbook]) -
     kb = KnowledgeBase(tmp_path_factory.mktemp("playbook_store"))
     statutes = {short_title(_title(c)) for pb in playbooks for c in pb.citations()}
     optional = {_title(c) for pb in playbooks for c in pb.optional_citations()}
-    sources = ["statutes:" + ",".join(sorted(statutes)), *(str(p) for p in _optional_files(optional))]
+    sources = [
+        "statutes:" + ",".join(sorted(statutes)),
+        *(str(p) for t, p in newest_lawrefbook_files(*OPTIONAL_FOLDERS).items() if t in optional),
+    ]
     for source in sources:
         for origin, doc in iter_source(source):
             assert not isinstance(doc, Exception), f"{origin}: {doc}"
