@@ -220,6 +220,8 @@ class UnseenWords:
         if model.center is None or not model.teacher or model.teacher != embedder_name(self.embedder):
             return {}
         words = model.unknown(tokens)[: self.MAX_PER_QUERY]
+        if not words:
+            return {}
         with self._lock:
             raw = {w: self._cache[w] for w in words if w in self._cache}
         missing = [w for w in words if w not in raw]
@@ -230,8 +232,6 @@ class UnseenWords:
                     if len(self._cache) >= self.LIMIT:
                         self._cache.pop(next(iter(self._cache)))
                     self._cache[w] = raw[w] = v
-        if not raw:
-            return {}
         placed = model.place(np.stack([raw[w] for w in words]))
         return dict(zip(words, placed, strict=True))
 
