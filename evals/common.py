@@ -141,23 +141,6 @@ def metrics(runs: list[tuple[Question, list[Retrieved]]], ks: tuple[int, ...] = 
     return {name: statistics.fmean(values) if values else 0.0 for name, values in per_question(runs, ks).items()}
 
 
-def paired_difference(
-    a: list[float], b: list[float], resamples: int = 10000, seed: int = 0
-) -> tuple[float, float, float]:
-    """mean(a) − mean(b) over the same questions, with its 95 % interval from a paired bootstrap (questions
-    drawn with replacement, each keeping both its values): on 64 questions one question moves a recall by
-    .016, so a difference is read against this interval."""
-    if len(a) != len(b) or not a:
-        raise ValueError(f"paired values must be two non-empty lists of one length (got {len(a)} and {len(b)})")
-    import numpy as np
-
-    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(diff.mean()), float(low), float(high)
-
-
 def recall_curve(runs: list[tuple[Question, list[Retrieved]]], max_k: int = 100) -> list[float]:
     curve = []
     for k in range(1, max_k + 1):

@@ -20,7 +20,6 @@ from evals.common import (
     Retrieved,
     load_dataset,
     metrics,
-    paired_difference,
     parse_article,
     per_question,
     percentile,
@@ -30,6 +29,7 @@ from evals.common import (
 )
 from kb.models import Hit
 from kb.retrieval import Retriever, SearchFilters
+from kb.stats import paired_difference
 from kb.store import KnowledgeBase, default_home
 
 DEPTH = 100

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import write_stard
 
-from evals.common import Gold, Question, Retrieved, metrics, paired_difference, per_question
+from evals.common import Gold, Question, Retrieved, metrics, per_question
 from evals.retrieval import main
 from kb.store import KnowledgeBase
 
@@ -28,21 +28,6 @@ def test_metrics_are_the_means_of_the_per_question_values() -> None:
     values = per_question(runs, (1, 5, 100))
     assert values == {"R@1": [0.0, 0.0], "R@5": [0.5, 0.0], "R@100": [0.5, 1.0], "MRR@10": [0.5, 0.0]}
     assert metrics(runs, (1, 5, 100)) == {"R@1": 0.0, "R@5": 0.25, "R@100": 0.75, "MRR@10": 0.25}
-
-
-def test_paired_difference_interval() -> None:
-    assert paired_difference([1.0, 0.0, 1.0], [1.0, 0.0, 1.0]) == (0.0, 0.0, 0.0)
-    better = [1.0] * 40 + [0.0] * 24
-    worse = [1.0] * 30 + [0.0] * 34
-    diff, low, high = paired_difference(better, worse)
-    assert diff == pytest.approx(10 / 64) and 0 < low < diff < high
-    # ten questions net, but won 25 and lost 15: within the noise of 64 questions
-    noisy_a = [1.0] * 25 + [0.0] * 15 + [1.0] * 24
-    noisy_b = [0.0] * 25 + [1.0] * 15 + [1.0] * 24
-    diff, low, high = paired_difference(noisy_a, noisy_b)
-    assert diff == pytest.approx(10 / 64) and low < 0 < high
-    with pytest.raises(ValueError, match="3 and 2"):
-        paired_difference([1.0, 0.0, 1.0], [1.0, 0.0])
 
 
 def test_retrieval_eval_reports_our_search_minus_the_transformer_per_slice(

@@ -15,7 +15,7 @@ from kb.cli import trained_status
 from kb.memory import ArticleKey, build_memory
 from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase
-from kb.training import Pair, load_pairs, train, untrained_table
+from kb.training import Pair, load_pairs, train, untrained_table, weight_table
 
 QUESTIONS = [
     ("商家把我的手机号卖给别人了", 10),
@@ -89,6 +89,13 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
         choice.dense_slots,
     )
     assert saved["dense_slots"] == choice.dense_slots and saved["adapted"] == choice.adapted
+    # how sure the margin over the transformer alone is on the unseen questions: a paired interval per measure
+    assert len(choice.versus_transformer) == 3
+    for (diff, low, high), total in zip(choice.versus_transformer, chosen.unseen, strict=True):
+        assert -1.0 <= low <= diff <= high <= 1.0
+        # the difference is the chosen weighting's mean there minus the transformer's, a mean in [0, 1]
+        assert -1e-9 <= total / choice.held_unseen - diff <= 1.0 + 1e-9
+    assert "chosen minus the transformer alone" in weight_table(choice)
     assert (home / "adapter" / "matrix.npy").exists() and report.adapter_history and not report.adapter_skipped
     assert trained_status(home) == {"weights": saved, "static_table": True, "memory": True, "adapter": True}
 
