@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # threads per calling thread, and calls from one more thread (the caller's) left a second team competing for
 # the two cores: p50 of later searches 40 → 52 ms, measured.
 _DENSE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dense-query")
+# The last queries' transformer vectors: an answer routes its question with the vector its search just made.
+_QUERY_VECTORS: dict[tuple[str, str], list[float]] = {}
+_QUERY_VECTORS_LOCK = threading.Lock()
 # Chosen on STARD train with `python -m evals.tune_fusion` (dev never looked at): a small RRF constant
 # lets each signal's first few ranks count (train R@10 .603 at k=60 → .616 at k=10).
 RRF_K = 10
@@ -378,7 +382,7 @@ class Retriever:
     ) -> tuple[list[str], list[str], list[float]]:
         """The dense ranked list (empty unless `search`), the list of the adapted query vector (empty unless
         `adapted`) and the query vector."""
-        vector = self.kb.embedder.embed_query(query)
+        vector = self._embed_query(query)
         if not (search or adapted):
             return [], [], vector
         types = filters.source_types
@@ -393,6 +397,33 @@ class Retriever:
         ids = found.pop(0) if search else []
         moved = found.pop(0) if found else []
         return ids, moved, vector
+
+    def query_vector(self, query: str) -> list[float]:
+        """The transformer's vector of a query, made on the search threads; the search of the same query has
+        usually made it already (the answer's playbook routing asks for it right after the search)."""
+        return _DENSE_POOL.submit(self._embed_query, query).result()
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Texts embedded as queries on the search threads, through this knowledge base's vector cache
+        (the playbooks' situations: embedded once per machine, then read back)."""
+        from kb.embeddings import CachedEmbeddings
+
+        cached = CachedEmbeddings(self.kb.embedder, self.kb.embedding_cache_path)
+        return _DENSE_POOL.submit(cached.embed_queries, texts).result()
+
+    def _embed_query(self, query: str) -> list[float]:
+        from kb.embeddings import embedder_name
+
+        key = (embedder_name(self.kb.embedder), query)
+        with _QUERY_VECTORS_LOCK:
+            vector = _QUERY_VECTORS.get(key)
+        if vector is None:
+            vector = self.kb.embedder.embed_query(query)
+            with _QUERY_VECTORS_LOCK:
+                _QUERY_VECTORS[key] = vector
+                while len(_QUERY_VECTORS) > 64:
+                    _QUERY_VECTORS.pop(next(iter(_QUERY_VECTORS)))
+        return vector
 
     # --- fusion -----------------------------------------------------------------------------------
     def before_transformer(self) -> bool:

@@ -11,6 +11,7 @@ import yaml
 from evals.answers import reverify
 from ingest.pipeline import ingest
 from kb.answer import (
+    MIN_SEMANTIC_MARGIN,
     RETRIEVED_ALWAYS_RANK,
     RETRIEVED_MIN_RELEVANCE,
     Answerer,
@@ -185,6 +186,47 @@ def test_unrelated_question_uses_no_playbook(answerer: Answerer, lexical_kb: Kno
     answer = answerer.ask("商标注册申请需要提交哪些文件", persona="student")
     assert answer.playbook_id is None
     assert_all_verified(answer, lexical_kb)
+
+
+def test_routing_reads_the_meaning_of_the_question(answerer: Answerer) -> None:
+    """Words alone route these wrongly (evals/data/routing.jsonl): a wrong injection shares no word with the
+    malpractice playbook, and 身份证 makes a lost ID card a data-trade question. The question's transformer
+    vector, compared with every situation, routes both right."""
+    composer = answerer.composer
+    index = composer.index
+    assert index.vectors is not None and len(index.vectors) == len(PlaybookIndex.situations(load_playbooks()))
+    words_only = PlaybookIndex(index.playbooks, composer.tokenize)
+    expected = {"医院打错针导致孩子过敏住院": "medical_malpractice", "身份证丢了怎么补办": None}
+    for question, playbook in expected.items():
+        by_words = choose_topics(words_only.rank(question))
+        assert (by_words[0].playbook.id if by_words else None) != playbook, question
+        assert answerer.ask(question, persona="parent").playbook_id == playbook, question
+    question = "医院打错针导致孩子过敏住院"
+    ranked = index.rank(question, vector=composer.retriever.query_vector(question))
+    assert ranked[0].playbook.id == "medical_malpractice" and ranked[0].semantic is not None
+    assert ranked[0].semantic >= MIN_SEMANTIC_MARGIN > ranked[-1].semantic
+
+
+def test_routing_stays_lexical_with_an_embedder_it_was_not_calibrated_for(lexical_kb: KnowledgeBase) -> None:
+    """The margin is calibrated on the default embedder's cosines; another model's mean something else."""
+
+    class Other:
+        name = "st:some-other-model"
+
+        def embed_query(self, text: str) -> list[float]:
+            raise AssertionError("routing must not embed with an uncalibrated model")
+
+    kb = KnowledgeBase(lexical_kb.home)
+    kb._embedder = Other()  # type: ignore[assignment]
+    composer = Answerer(kb).composer
+    assert composer.index.vectors is None
+    assert all(m.semantic is None for m in composer.index.rank("医院打错针导致孩子过敏住院"))
+
+
+def test_situation_vectors_must_match_the_situations(answerer: Answerer) -> None:
+    playbooks = answerer.composer.playbooks
+    with pytest.raises(ValueError, match="situation vectors"):
+        PlaybookIndex(playbooks, answerer.composer.tokenize, [[1.0, 0.0]])
 
 
 def test_playbook_index_scores_each_playbook(answerer: Answerer) -> None:

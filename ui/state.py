@@ -62,7 +62,11 @@ def get_kb(home: str) -> KnowledgeBase:
 
 @st.cache_resource(show_spinner="正在加载问答引擎…")
 def get_answerer(home: str) -> Any:
-    return answerer_for(get_kb(home))
+    answerer = answerer_for(get_kb(home))
+    # Playbook routing embeds every playbook situation once per machine (~6 s): start it now, not on the
+    # first question.
+    threading.Thread(target=lambda: answerer.composer.index, name="playbook-routing", daemon=True).start()
+    return answerer
 
 
 @st.cache_resource
