@@ -480,6 +480,10 @@ def choose_weights(
         sums = tuple(sum(g[i] for g in new) for i in range(3))
         return sum(map(sum, per)), (sums[0], sums[1], sums[2])
 
+    def with_weights(wm: float, wa: float) -> Callable[[str], bool]:
+        """The lists a weighting fuses: the memory's and the adapted search's only when weighted."""
+        return lambda k: (wm > 0 or k != "memory") and (wa > 0 or k != "adapted")
+
     saved = dict(retriever.weights), retriever.dense_slots
     retriever.dense_slots = 0
     has_dense = any("dense" in lists[q] for q in questions)
@@ -499,7 +503,7 @@ def choose_weights(
     ):
         retriever.weights.update(static=ws, memory=wm, adapted=wa)
         retriever.dense_slots = slots
-        total, new = scores(lambda k, wm=wm, wa=wa: (wm > 0 or k != "memory") and (wa > 0 or k != "adapted"))  # type: ignore[misc]
+        total, new = scores(with_weights(wm, wa))
         trials.append(WeightTrial(static=ws, memory=wm, dense_slots=slots, adapted=wa, score=total, unseen=new))
     above = [t for t in trials if all(a >= b - 1e-9 for a, b in zip(t.unseen, floor, strict=True))]
     best = max(above, key=lambda t: t.score) if above else max(trials, key=lambda t: t.unseen_score)
@@ -510,8 +514,7 @@ def choose_weights(
         # question: the sums above hide whether a margin is more than a few questions.
         retriever.weights.update(static=best.static, memory=best.memory, adapted=best.adapted)
         retriever.dense_slots = best.dense_slots
-        wm, wa = best.memory, best.adapted
-        ours = gains(lambda k: (wm > 0 or k != "memory") and (wa > 0 or k != "adapted"))
+        ours = gains(with_weights(best.memory, best.adapted))
         retriever.dense_slots = 0
         alone = gains(lambda k: k == "dense")
         versus = tuple(paired_difference([ours[i][m] for i in new_q], [alone[i][m] for i in new_q]) for m in range(3))
