@@ -406,10 +406,7 @@ class Retriever:
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Texts embedded as queries on the search threads, through this knowledge base's vector cache
         (the playbooks' situations: embedded once per machine, then read back)."""
-        from kb.embeddings import CachedEmbeddings
-
-        cached = CachedEmbeddings(self.kb.embedder, self.kb.embedding_cache_path)
-        return _DENSE_POOL.submit(cached.embed_queries, texts).result()
+        return _DENSE_POOL.submit(self.kb.cached_embedder.embed_queries, texts).result()
 
     def _embed_query(self, query: str) -> list[float]:
         from kb.embeddings import embedder_name

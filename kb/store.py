@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -38,6 +38,9 @@ from langchain_core.embeddings import Embeddings
 from kb.faults import checkpoint
 from kb.lawnames import LawNameIndex
 from kb.models import Chunk, sha256_text
+
+if TYPE_CHECKING:
+    from kb.embeddings import CachedEmbeddings
 
 LAW_TYPES = ("statute", "interpretation", "regulation")
 _BUMP_LAWS = (
@@ -123,6 +126,7 @@ class KnowledgeBase:
         self._local = threading.local()
         self._lock = threading.RLock()
         self._vectorstore: Any = None
+        self._cached_embedder: CachedEmbeddings | None = None
         self._dense_ready_generation = -1  # the catalog generation whose every chunk had a vector (`dense_ready`)
         self._lexical: Any = None
         self._lexical_generation = -1
@@ -644,6 +648,17 @@ class KnowledgeBase:
             self._embedder = make_embedder()
         return self._embedder
 
+    @property
+    def cached_embedder(self) -> CachedEmbeddings:
+        """The embedder behind this knowledge base's vector cache (`embedding_cache_path`): one per instance,
+        shared by the vector store, the dense fill and whatever else embeds through the cache."""
+        with self._lock:
+            if self._cached_embedder is None:
+                from kb.embeddings import CachedEmbeddings
+
+                self._cached_embedder = CachedEmbeddings(self.embedder, self.embedding_cache_path)
+            return self._cached_embedder
+
     def collection_name(self) -> str:
         from kb.embeddings import embedder_name
 
@@ -671,8 +686,6 @@ class KnowledgeBase:
             from chromadb.config import Settings
             from langchain_chroma import Chroma
 
-            from kb.embeddings import CachedEmbeddings
-
             settings = Settings(anonymized_telemetry=False)
             if self._chroma_url:
                 from urllib.parse import urlparse
@@ -686,11 +699,10 @@ class KnowledgeBase:
                 )
             else:
                 client = chromadb.PersistentClient(path=str(self.home / "chroma"), settings=settings)
-            self._cached_embedder = CachedEmbeddings(self.embedder, self.embedding_cache_path)
             self._vectorstore = Chroma(
                 collection_name=self.collection_name(),
                 client=client,
-                embedding_function=self._cached_embedder,
+                embedding_function=self.cached_embedder,
                 collection_configuration={"hnsw": {"space": "cosine"}},
             )
         return self._vectorstore
@@ -793,7 +805,7 @@ class KnowledgeBase:
             progress(done, total)
         for batch in length_sorted_batches(todo, batch_size):
             texts = [c.dense_text for c in batch]
-            vectors = self._cached_embedder.embed_documents(texts)  # cached by text hash as they are computed
+            vectors = self.cached_embedder.embed_documents(texts)  # cached by text hash as they are computed
             checkpoint("dense.embedded")
             # upsert, not add: a batch that an interrupted run stored in part is simply written again
             store._collection.upsert(
