@@ -400,14 +400,23 @@ def letter_tab(kb) -> None:  # type: ignore[no-untyped-def]
     if not questions:
         st.info("先在“问答”里描述你的情况，这里会根据对话起草投诉举报信；也可以直接填写。")
     playbook_id = st.session_state.get("letter_playbook")
-    if playbook_id:
-        title = next((p.title for p in state.get_playbooks() if p.id == playbook_id), playbook_id)
-        st.caption(render.md_escape(f"收件机关和请求按“{title}”指引预填，可以修改。"))
+    playbook = next((p for p in state.get_playbooks() if p.id == playbook_id), None) if playbook_id else None
+    if playbook is not None and playbook.letter is not None:
+        st.caption(render.md_escape(f"收件机关和请求按“{playbook.title}”指引预填，可以修改。"))
+    elif playbook is not None:
+        steps = "\n".join(
+            f"{i}. {render.md_escape(step)}" for i, step in enumerate(export.other_remedies(playbook), start=1)
+        )
+        st.info(
+            render.md_escape(f"“{playbook.title}”一般不靠投诉举报信解决，指引里的做法是：")
+            + f"\n\n{steps}\n\n"
+            + "如果仍要写信，请填写收件机关；请求只预填了通用的几项。"
+        )
     c1, c2, c3 = st.columns(3)
     complainant = c1.text_input("投诉举报人（你的姓名）", key="letter_complainant")
     contact = c2.text_input("联系方式", key="letter_contact")
     respondent = c3.text_input("被投诉举报人", placeholder="单位或个人名称、地址", key="letter_respondent")
-    recipient = st.text_input("收件机关", key="letter_recipient")
+    recipient = st.text_input("收件机关", key="letter_recipient", placeholder="例如：当地市场监督管理部门（12315）")
     facts = st.text_area("事实与经过（按时间写清楚：何时、谁、做了什么、你有什么证据）", key="letter_facts", height=140)
     requests = st.text_area(
         "请求（每行一项：删除信息、停止侵害、赔偿损失、调查处理…）", key="letter_requests", height=140

@@ -136,6 +136,17 @@ def test_exports_and_letter_are_real_files(app_home: KnowledgeBase, downloads: d
     assert "第九十九条" not in "\n".join(p.text for p in Document(io.BytesIO(downloads["投诉举报信.docx"])).paragraphs)
 
 
+def test_letter_tab_points_a_fine_to_review_and_court(app_home: KnowledgeBase) -> None:
+    """A traffic ticket is contested by 行政复议 or a lawsuit, not a complaint letter: the tab says so, and the
+    draft carries no recipient or requests of another situation."""
+    at = start()
+    ask(at, "交警开的罚单我不服，想申请复议")
+    notes = "\n".join(i.value for i in at.info)
+    assert "一般不靠投诉举报信解决" in notes and "申请行政复议" in notes and "提起行政诉讼" in notes
+    assert at.text_input(key="letter_recipient").value == ""
+    assert "个人信息" not in at.text_area(key="letter_requests").value
+
+
 def test_failed_citation_renders_as_failed(app_home: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever an answerer returns, a citation or source that did not verify is marked, never shown as valid."""
     from kb.answer import Answerer

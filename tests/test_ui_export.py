@@ -137,3 +137,19 @@ def test_letter_without_conversation_uses_generic_requests(small_kb: KnowledgeBa
     draft = export.draft_letter([], [], load_playbooks(), small_kb)
     assert draft.requests == list(export.GENERIC_REQUESTS) and draft.basis == []
     assert "（知识库中没有核验通过的依据）" in export.letter_text(draft)
+
+
+def test_letter_for_a_situation_that_is_not_complained_about(small_kb: KnowledgeBase) -> None:
+    """A playbook without a letter (a fine is contested by 行政复议 or a lawsuit) gets neither another
+    playbook's recipient nor personal-information requests: the letter tab points to its steps instead."""
+    question = "交警开的罚单我不服，想申请复议"
+    draft = export.draft_letter([question], [], load_playbooks(), small_kb)
+    penalty = next(p for p in load_playbooks() if p.id == "administrative_penalty")
+    assert draft.playbook_id == "administrative_penalty" and penalty.letter is None
+    assert draft.recipient == "" and draft.requests == list(export.GENERIC_REQUESTS)
+    assert not any("个人信息" in r for r in draft.requests)
+    assert "（收件机关）：" in export.letter_text(draft)
+    remedies = export.other_remedies(penalty)
+    assert any("行政复议" in r for r in remedies) and any("行政诉讼" in r for r in remedies)
+    trade = next(p for p in load_playbooks() if p.id == "personal_info_trade")
+    assert export.other_remedies(trade) == []

@@ -18,13 +18,15 @@ from kb.models import Answer, Chunk, VerifiedCitation
 from kb.store import report_title
 from ui.render import DISCLAIMER, PERSONAS, STATUS_BADGES, md_escape, source_badge, source_facts
 
+# When no playbook with a letter fits the conversation: requests any complaint can make, and no recipient (the
+# user names the body; a guessed one, such as the personal-information bodies, misleads a tenant or a driver).
 GENERIC_REQUESTS: tuple[str, ...] = (
     "依法调查处理被投诉举报人的上述违法行为",
-    "责令其立即停止侵害，停止使用我（及家人）的个人信息、停止向我推销",
-    "责令其删除我（及家人）的个人信息",
+    "责令其立即停止违法行为、依法改正",
     "督促其依法赔偿我的损失",
     "将调查处理结果书面告知我",
 )
+GENERIC_RECIPIENT = ""
 BASIS_LIMIT = 8
 BASIS_TEXT_CHARS = 240
 
@@ -299,11 +301,7 @@ def draft_letter(questions: Sequence[str], answers: Sequence[Answer], playbooks:
     """A first draft from the conversation: the user's words as facts, the playbook's recipient and requests."""
     preferred = next((a.playbook_id for a in reversed(answers) if a.playbook_id), None)
     playbook = choose_playbook("\n".join(questions), playbooks, preferred)
-    recipient = (
-        playbook.letter.recipient
-        if playbook is not None and playbook.letter
-        else "当地市场监督管理部门 / 网信办 / 公安机关"
-    )
+    recipient = playbook.letter.recipient if playbook is not None and playbook.letter else GENERIC_RECIPIENT
     requests = list(playbook.letter.requests) if playbook is not None and playbook.letter else list(GENERIC_REQUESTS)
     facts = "\n".join(q.strip() for q in questions if q.strip())
     return LetterDraft(
@@ -316,6 +314,14 @@ def draft_letter(questions: Sequence[str], answers: Sequence[Answer], playbooks:
     )
 
 
+def other_remedies(playbook) -> list[str]:  # type: ignore[no-untyped-def]
+    """The remedy steps of a playbook that drafts no complaint letter (a fine is contested by 行政复议 or a
+    lawsuit, a divorce in court): what the letter tab points to instead; empty when it drafts one."""
+    if playbook is None or playbook.letter is not None:
+        return []
+    return [f"{step.action}（{step.body}）" for step in playbook.steps]
+
+
 def _cn_date(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
@@ -326,8 +332,9 @@ def letter_sections(draft: LetterDraft) -> list[tuple[str, list[str]]]:
         f"投诉举报人：{draft.complainant or '（姓名）'}" + (f"，联系方式：{draft.contact}" if draft.contact else ""),
         f"被投诉举报人：{draft.respondent or '（单位或个人名称、地址）'}",
     ]
+    recipient = draft.recipient.strip() or "（收件机关）"
     sections: list[tuple[str, list[str]]] = [
-        ("", [f"{draft.recipient}：", *people]),
+        ("", [f"{recipient}：", *people]),
         (
             "一、事实与经过",
             [p for p in draft.facts.split("\n") if p.strip()] or ["（请写明经过：时间、地点、对方做了什么）"],
@@ -341,7 +348,7 @@ def letter_sections(draft: LetterDraft) -> list[tuple[str, list[str]]]:
     if draft.evidence:
         sections.append(("四、证据材料", [f"{i}. {e}" for i, e in enumerate(draft.evidence, start=1)]))
     sections.append(
-        ("", ["此致", draft.recipient, "", f"投诉举报人：{draft.complainant or '（签名）'}", _cn_date(draft.when)])
+        ("", ["此致", recipient, "", f"投诉举报人：{draft.complainant or '（签名）'}", _cn_date(draft.when)])
     )
     return sections
 
