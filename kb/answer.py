@@ -72,6 +72,7 @@ RETRIEVED_ALWAYS_RANK = 6  # … if they rank this high
 # for "宝宝信息被卖了能告吗", relevance .135; 行政诉讼法第三十七条, 0) and quoting it only confuses.
 RETRIEVED_MIN_RELEVANCE = 0.2
 SUBJECT_CHARS = 4  # a run of a playbook keyword this long names its subject too (`_mark_off_topic`)
+REPORT_LEAD_CHARS = 200  # a news report's headline and lead say what it is about (`report_on_topic`)
 REPORTS = 2  # news reports searched for each question; the best on-topic one is shown
 CASE_RANK = 5  # a case the playbook does not name is shown only if the search ranks it this high
 CLAIM_WEIGHT = 0.3
@@ -363,6 +364,14 @@ class PlaybookIndex:
             for i, pb in enumerate(self.playbooks)
         ]
         return sorted(matches, key=lambda m: -m.score)
+
+
+def report_on_topic(title: str, text: str, keywords: set[str]) -> bool:
+    """Whether a news report is about a playbook's subject: its headline or lead names one of the playbook's
+    keywords, or its text names two. A single word deep in a long story is not its subject: 赔偿金 in a
+    report on traded newborn data (公益损害赔偿金) made it "a similar event" for a dismissed worker."""
+    lead = title + "\n" + text[:REPORT_LEAD_CHARS]
+    return any(k in lead for k in keywords) or sum(k in text for k in keywords) >= 2
 
 
 def _article_keys(pb: Playbook) -> set[tuple[str, int, int]]:
@@ -815,7 +824,8 @@ class Composer:
         """What the search alone found is off topic (not shown) when, a playbook having matched:
 
         * a case no playbook names: its text names none of the matched playbooks' keywords (words of the
-          question match a telephone-fee dispute as well as a personal-information case);
+          question match a telephone-fee dispute as well as a personal-information case); a news report
+          must name one in its headline or lead, or name two (`report_on_topic`);
         * a provision no playbook or the question cites, ranked below the search's first
           RETRIEVED_ALWAYS_RANK: its text names none of those keywords ("卖给别人" matches 刑法第二百四十条,
           拐卖妇女、儿童, ranked 16th with the transformer);
@@ -839,7 +849,10 @@ class Composer:
         for ev in evidence:
             if ev.is_case and "case" not in ev.origins:
                 text = "\n".join(self._case_text(ev))
-                ev.on_topic = any(k in text for k in keywords)
+                if ev.chunk.source_type == "news":
+                    ev.on_topic = report_on_topic(ev.chunk.title.lower(), text, keywords)
+                else:
+                    ev.on_topic = any(k in text for k in keywords)
             elif not ev.is_case and ev.origins <= {"retrieval"}:
                 text = ev.text.lower()
                 if (ev.rank or 0) > RETRIEVED_ALWAYS_RANK:

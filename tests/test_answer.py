@@ -479,3 +479,20 @@ def test_a_news_report_on_the_subject_is_shown_and_verifies(tmp_path: Path) -> N
         cited = [v for v in answer.citations if v.citation.case_id == "报道《新生儿信息遭倒卖 摄影机构打电话推销》"]
         assert cited and all(reverify(v, kb) for v in cited)
         assert_all_verified(answer, kb)
+
+
+def test_a_report_is_not_a_similar_event_for_one_generic_word(tmp_path: Path) -> None:
+    """A dismissed worker asking about 赔偿金 is not shown a story on traded newborn data whose text, deep
+    down, mentions a 公益损害赔偿金: a report must name the playbook's subject in its headline or lead, or
+    name it twice."""
+    body = (
+        "宝宝刚出生，家长就接到摄影公司的推销电话。警方查明，医院员工把新生儿个人信息卖给了摄影机构。" * 4
+        + "法院判令三名被告公开赔礼道歉，并支付公益损害赔偿金29万余元。"
+    )
+    kb = kb_with(tmp_path, "news", {"newborn.txt": NEWS.format(title="新生儿信息遭倒卖 摄影机构打电话推销", body=body)})
+    question = "公司违法辞退我，我能要求单位支付赔偿金吗"
+    answer = Answerer(kb).ask(question, persona="parent")
+    assert answer.playbook_id == "labour_dismissal"
+    assert "新生儿信息遭倒卖" not in answer.markdown and "媒体报道过类似的事" not in answer.markdown
+    on = Answerer(kb).ask(QUESTION, persona="parent")
+    assert "报道《新生儿信息遭倒卖 摄影机构打电话推销》" in on.markdown  # the story is still one for its own subject
