@@ -105,7 +105,7 @@ _SPACES = re.compile(r"[ \t\u3000]+")
 _ITEM_LINE = re.compile(r"^[（(][一二三四五六七八九十\d]+[）)]")
 _LABEL_ONLY = re.compile(r"^第[零〇一二两三四五六七八九十百千\d]+条(?:之[一二三四五六七八九十]+)?$")
 _SENTENCE = re.compile(r"[^。；！？!?]+[。；！？!?]?")
-_CLAUSE = re.compile(r"[^。；]+[。；]?")
+CLAUSE = re.compile(r"[^。；]+[。；]?")  # the unit `link_prose` keeps or drops
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
@@ -1017,7 +1017,7 @@ class Renderer:
         unverifiable one are left out."""
         names = self.c.kb.law_names()
         kept: list[str] = []
-        for m in _CLAUSE.finditer(text):
+        for m in CLAUSE.finditer(text):
             clause = m.group(0)
             found = parse_citations(clause, names)
             pieces: list[str] = []

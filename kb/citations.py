@@ -6,8 +6,10 @@ Chinese numerals 一千零三十四 / 一〇三四)::
     citation   := [LAW] ARTICLE [PARA] [ITEM]
                 | CASE
     LAW        := "《" name "》" [的|中|中的]         -- 《解释》: the name as written
-                | bare-name                           -- CJK run ending in 法 法典 条例 规定 解释 办法
-                                                      --   通则 总则 细则 决定, directly before ARTICLE
+                | bare-name [SERIAL] [VERSION]        -- CJK run ending in 法 法典 条例 规定 解释 办法
+                                                      --   通则 总则 细则 决定, directly before ARTICLE;
+                                                      --   SERIAL （二） after 解释/规定 (保险法解释（二）),
+                                                      --   VERSION （2025修订）
                 | REF                                 -- 本法 同法 该法 此法 上述/前述…法, 本条例 …
     ARTICLE    := "第" N (SEP1 ["第"] N)* "条" ["之" N] -- 第二百五十三条之一 → (253, suffix 1);
                                                       --   SEP1: 至 到 - ~ — 、 和 及 与 (第1034、1035条)
@@ -28,10 +30,13 @@ Decisions:
   最高人民法院 / 最高人民检察院 / 国务院 starts there; otherwise the longest tail the `LawNameIndex`
   (or, without one, `ABBREVIATIONS` and its short titles) knows wins (依照民法典 → 民法典); otherwise
   the run is cut after the last lead-in word (根据 依照 违反 按照 适用 … and the particles 的 了 是 在 和
-  与 及 或). Resolution: `LawNameIndex` → its title (several different titles → the name is kept as
-  written, so `verify_citation` reports the ambiguity); then the `ABBREVIATIONS` table →
-  中华人民共和国 + short title; otherwise the name as written (spaces and a revision note removed,
-  a nested 〈〉 stored as 《》).
+  与 及 或). A known tail is not taken when the characters before it continue it into the end of other
+  titles (调解仲裁法 is no 仲裁法: one such title is the law, several keep the name as written). A run ending
+  in 解释/规定 may be an interpretation's nickname (民间借贷规定, 人脸识别规定: the longest tail the index
+  resolves, two characters or more before 解释/规定). Resolution: `LawNameIndex` → its title (several
+  different titles → the name is kept as written, so `verify_citation` reports the ambiguity); then the
+  `ABBREVIATIONS` table → 中华人民共和国 + short title; otherwise the name as written (spaces and a
+  revision note removed, a nested 〈〉 stored as 《》).
 * Inheritance. A continuation in a list (民法典第1183条、第1184条; 第1034条第二款、第三款; 第（二）项、
   第（三）项) inherits the law (and the article / 款 for 款- and 项-only items). A bare 第X条 inherits the
   law of the previous citation in the same sentence (no 。！？ or line break between them); otherwise it
@@ -196,6 +201,9 @@ _CURRENT = ("现行有效", "未知")
 _SHORT_TITLES = frozenset(ABBREVIATIONS.values())
 _KNOWN_LONGEST = len(PRC) + max(map(len, (*ABBREVIATIONS, *_SHORT_TITLES)))
 _MAX_RUN = 60
+_SERIAL_BEFORE = re.compile(r"[（(][一二三四五六七八九十]{1,3}[）)]")
+_NUMBERED_KINDS = ("解释", "规定", "批复", "决定", "纪要")
+_NICKNAME_LONGEST = 16  # characters of a run tried as an interpretation's nickname
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]*")
 
 
@@ -235,6 +243,27 @@ def _as_written(name: str) -> str:
 
 
 _ALIAS_CACHE: weakref.WeakKeyDictionary[LawNameIndex, tuple[int, frozenset[str], int]] = weakref.WeakKeyDictionary()
+
+
+_MEMO_CACHE: weakref.WeakKeyDictionary[LawNameIndex, tuple[int, dict[str, _Law | None]]] = weakref.WeakKeyDictionary()
+_MEMO_WITHOUT_INDEX: dict[str, _Law | None] = {}
+_MEMO_LIMIT = 20000
+
+
+def _memo_for(names: LawNameIndex | None) -> dict[str, _Law | None]:
+    """The law each name run resolves to, kept per law-name index across calls (an answer's audit parses
+    every line; resolving a run can read every title), and made afresh when the index grows."""
+    if names is None:
+        memo = _MEMO_WITHOUT_INDEX
+    else:
+        cached = _MEMO_CACHE.get(names)
+        if cached is None or cached[0] != len(names.titles):
+            cached = (len(names.titles), {})
+            _MEMO_CACHE[names] = cached
+        memo = cached[1]
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    return memo
 
 
 def _alias_set(names: LawNameIndex) -> tuple[frozenset[str], int]:
@@ -314,6 +343,10 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None, memo: 
         m = _VERSION_NOTE_BEFORE.search(text, max(lo, j - 24), j)
         if m and m.end() == j and m.start() > lo and text[m.start() - 1] == "》":
             j = m.start()
+        elif m and m.end() == j and m.start() > lo and _CJK_RUN.fullmatch(text[m.start() - 1]):
+            # a bare name with a version note: 传染病防治法（2025修订）第一百一十条 (else 第一百一十条 would
+            # inherit the previous citation's law)
+            i = j = m.start()
     if text[j - 1] in "的中":
         for link in ("中的", "中", "的"):
             if text.endswith(link, lo, j) and j - len(link) - 1 >= lo and text[j - len(link) - 1] == "》":
@@ -329,6 +362,10 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None, memo: 
             memo[key] = _Law("law", resolve_law_name(name, names), 0)
         found = memo[key]
         return _Law("law", found.value, k) if found is not None else None
+    # a numbered interpretation named in prose: 保险法解释（二）, 婚姻家庭编解释（一）
+    serial = _SERIAL_BEFORE.search(text, max(lo, i - 6), i)
+    if serial is not None and serial.end() == i:
+        return _numbered_document(text, serial.start(), lo, serial.group(0), names)
     # a bare run of CJK characters
     seg = text[max(lo, i - _MAX_RUN) : i]
     n = _CJK_RUN.match(seg[::-1]).end()  # type: ignore[union-attr]  # `*` always matches
@@ -346,6 +383,25 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None, memo: 
     return _Law(found.kind, found.value, i - n + found.start) if found is not None else None
 
 
+def _numbered_document(text: str, j: int, lo: int, serial: str, names: LawNameIndex | None) -> _Law | None:
+    """The document a run of CJK characters ending in 解释/规定/… names with the serial (（二）) that follows it at
+    `j`: the longest tail the index resolves, else the name as written after any lead-in word. Either way a
+    bare 第X条 after it is that document's: 保险法解释（二）第九条 once inherited 保险法 and was linked to
+    保险法第九条, which says something else."""
+    seg = text[max(lo, j - _MAX_RUN) : j]
+    n = _CJK_RUN.match(seg[::-1]).end()  # type: ignore[union-attr]  # `*` always matches
+    run = seg[len(seg) - n :]
+    if n < 2 or not run.endswith(_NUMBERED_KINDS):
+        return None
+    if names is not None:
+        for st in range(len(run) - 1):
+            hit = _resolve_with_index(run[st:] + serial, names)
+            if hit is not None:
+                return _Law("law", hit, j - n + st)
+    st = _after_lead_in(run)
+    return _Law("law", _as_written(run[st:] + serial), j - n + st) if len(run) - st >= 2 else None
+
+
 def _bare_law(run: str, names: LawNameIndex | None) -> _Law | None:
     """The law a run of CJK characters ending in 法/条例/… names; `start` is its offset in the run."""
     # 1. a run naming the issuer or the state starts there
@@ -353,7 +409,7 @@ def _bare_law(run: str, names: LawNameIndex | None) -> _Law | None:
     if cut >= 0:
         return _Law("law", resolve_law_name(run[cut:], names), cut)
     # 2. the longest tail the index knows, then the longest tail ABBREVIATIONS knows
-    indexed = _indexed_tail(run, names)
+    indexed = _indexed_tail(run, names) or _nickname_tail(run, names)
     if indexed is not None:
         return indexed
     for st in range(max(0, len(run) - _KNOWN_LONGEST), len(run) - 1):
@@ -376,7 +432,8 @@ def _bare_law(run: str, names: LawNameIndex | None) -> _Law | None:
 
 
 def _indexed_tail(run: str, names: LawNameIndex | None) -> _Law | None:
-    """The longest tail of `run` that the knowledge base's law-name index resolves to one title."""
+    """The longest tail of `run` that the knowledge base's law-name index resolves to one title; unless the
+    characters before that tail continue it into the end of other titles (`_truncated_name`)."""
     if names is None:
         return None
     aliases, longest = _alias_set(names)
@@ -384,7 +441,35 @@ def _indexed_tail(run: str, names: LawNameIndex | None) -> _Law | None:
         if run[st:] in aliases:
             hit = _resolve_with_index(run[st:], names)
             if hit is not None:
-                return _Law("law", hit, st)
+                return _truncated_name(run, st, hit, names) or _Law("law", hit, st)
+    return None
+
+
+def _nickname_tail(run: str, names: LawNameIndex | None) -> _Law | None:
+    """The longest tail of a run ending in 解释/规定 that the index resolves as an interpretation's nickname
+    (民间借贷规定, 人脸识别规定, 民诉法解释): "举证分配见民间借贷规定第九条" names the 民间借贷 rules."""
+    if names is None or not run.endswith(_NUMBERED_KINDS):
+        return None
+    # two characters or more before 解释/规定: one (诉解释, 交解释) is found inside too many titles
+    for st in range(max(0, len(run) - _NICKNAME_LONGEST), len(run) - 3):
+        hit = _resolve_with_index(run[st:], names)
+        if hit is not None:
+            return _Law("law", hit, st)
+    return None
+
+
+def _truncated_name(run: str, st: int, hit: str, names: LawNameIndex) -> _Law | None:
+    """A shortened name the index does not know, whose end it does: 调解仲裁法 ends in 仲裁法, but 调解仲裁法
+    is the end of 劳动争议调解仲裁法 (and of 农村土地承包经营纠纷调解仲裁法), not 仲裁法. The longest run[k:]
+    (k < st) that ends other titles wins: one such title is the law; several keep the name as written, so
+    verification reports it instead of linking the wrong law."""
+    for k in range(st):
+        name = run[k:]
+        titles = {t for t in names.titles if clean_title(t).endswith(name) and clean_title(t) != clean_title(hit)}
+        if titles:
+            if len({clean_title(t) for t in titles}) == 1:
+                return _Law("law", min(titles), k)
+            return _Law("law", _as_written(name), k)
     return None
 
 
@@ -437,7 +522,7 @@ def parse_citations(text: str, names: LawNameIndex | None = None, context_law: s
     prev: Citation | None = None
     foreign = False  # `prev` is another document's article (员工手册第三条), not emitted
     last_law: str | None = None
-    memo: dict[str, _Law | None] = {}
+    memo = _memo_for(names)
     for m in _ANCHOR.finditer(text):
         if m.group("case"):
             c = _case_citation(m)

@@ -227,7 +227,9 @@ class LawNameIndex:
                 continue
             if topic and topic not in t:
                 continue
-            if not topic and not re.search(rf"关于适用(?:{PRC})?{re.escape(law_name or '')}的(?:解释|规定)$", tail):
+            # the law's own interpretation: 关于适用《保险法》的解释, or …若干问题的解释（二）
+            own = rf"关于适用(?:{PRC})?{re.escape(law_name or '')}(?:若干问题)?的(?:解释|规定)$"
+            if not topic and not re.search(own, tail):
                 continue
             matches.append(title)
         if not matches:

@@ -732,3 +732,42 @@ def test_parsing_a_long_answer_is_fast(names: LawNameIndex) -> None:
             parse_citations(text, names)
         best = min(best, (time.perf_counter() - t0) / 10)
     assert best < 0.002
+
+
+def test_a_shortened_name_is_not_read_as_the_law_its_end_names() -> None:
+    """调解仲裁法 ends in 仲裁法, but it is short for 劳动争议调解仲裁法: a student's note citing 调解仲裁法第十六条
+    (支付令) was linked to 仲裁法第十六条, which exists and says something else."""
+    arbitration, labour = "中华人民共和国仲裁法", "中华人民共和国劳动争议调解仲裁法"
+    names = LawNameIndex([arbitration, labour, "中华人民共和国民法典"])
+    (c,) = parse_citations("程序：调解仲裁法第十六条", names)
+    assert (c.law, c.article_no) == (labour, 16)
+    assert [x.law for x in parse_citations("依照仲裁法第十六条、民法典第一千零三十四条", names)] == [
+        arbitration,
+        "中华人民共和国民法典",
+    ]
+    # two laws end in 调解仲裁法: the name stays as written, and verification reports it
+    rural = "中华人民共和国农村土地承包经营纠纷调解仲裁法"
+    (c,) = parse_citations("调解仲裁法第十六条", LawNameIndex([arbitration, labour, rural]))
+    assert c.law == "调解仲裁法"
+
+
+def test_a_numbered_interpretation_in_prose_is_its_own_document() -> None:
+    """保险法解释（二）第九条 once inherited 保险法 from the citation before it and was linked to 保险法第九条
+    (the regulator), which exists and says something else; with the interpretation held it resolves to it,
+    without it the name stays as written (verification then reports it, and the answer drops the clause)."""
+    insurance = "中华人民共和国保险法"
+    second = "最高人民法院关于适用《中华人民共和国保险法》若干问题的解释（二）"
+    text = "免责条款（保险法第十七条第二款，保险法解释（二）第九条、第十一条）"
+    laws = [(c.law, c.article_no) for c in parse_citations(text, LawNameIndex([insurance, second]))]
+    assert laws == [(insurance, 17), (second, 9), (second, 11)]
+    laws = [(c.law, c.article_no) for c in parse_citations(text, LawNameIndex([insurance]))]
+    assert laws == [(insurance, 17), ("保险法解释（二）", 9), ("保险法解释（二）", 11)]
+
+
+def test_a_bare_name_with_a_version_note() -> None:
+    names = LawNameIndex(["中华人民共和国医师法", "中华人民共和国传染病防治法"])
+    found = parse_citations("医师法第五十六条、传染病防治法（2025修订）第一百一十条第二款", names)
+    assert [(c.law, c.article_no, c.paragraph) for c in found] == [
+        ("中华人民共和国医师法", 56, None),
+        ("中华人民共和国传染病防治法", 110, 2),
+    ]

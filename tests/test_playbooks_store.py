@@ -16,8 +16,9 @@ import pytest
 from conftest import OPTIONAL_BASIS_FOLDERS, newest_lawrefbook_files
 
 from ingest.pipeline import iter_source, to_record_and_chunks
+from kb.answer import CLAUSE
 from kb.citations import parse_citations, verify_citation
-from kb.lawnames import short_title
+from kb.lawnames import clean_title, short_title
 from kb.models import LegalDocument
 from kb.playbooks import Playbook, load_playbooks
 from kb.store import KnowledgeBase
@@ -87,3 +88,21 @@ def test_store_rejects_what_it_does_not_hold(store: KnowledgeBase) -> None:
     for cite in ("《中华人民共和国民法典》第一千四百三十八条", "《中华人民共和国个人信息保护法》第十三条第五款"):
         (parsed,) = parse_citations(cite, names)
         assert verify_citation(parsed, store, names).status == "not_found", cite
+
+
+def test_every_citation_in_the_persona_notes_exists(store: KnowledgeBase, playbooks: list[Playbook]) -> None:
+    """The notes are prose (保险法第十七条第二款, 第二十三条 …), linked clause by clause as an answer links them:
+    each citation that names a law or interpretation the store holds must verify there."""
+    names = store.law_names()
+    held = {clean_title(t) for t in names.titles}
+    failures = []
+    for pb in playbooks:
+        for persona, note in pb.persona_notes.model_dump().items():
+            for clause in CLAUSE.finditer(note):
+                for citation in parse_citations(clause.group(0), names):
+                    if citation.law is None or citation.case_id or clean_title(citation.law) not in held:
+                        continue
+                    v = verify_citation(citation, store, names)
+                    if v.status != "exists":
+                        failures.append(f"{pb.id} ({persona}): {citation.raw} → {v.display}: {v.status}")
+    assert not failures, "\n".join(failures)
