@@ -203,7 +203,6 @@ _KNOWN_LONGEST = len(PRC) + max(map(len, (*ABBREVIATIONS, *_SHORT_TITLES)))
 _MAX_RUN = 60
 _SERIAL_BEFORE = re.compile(r"[（(][一二三四五六七八九十]{1,3}[）)]")
 _NUMBERED_KINDS = ("解释", "规定", "批复", "决定", "纪要")
-_NICKNAME_LONGEST = 16  # characters of a run tried as an interpretation's nickname
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]*")
 
 
@@ -446,16 +445,27 @@ def _indexed_tail(run: str, names: LawNameIndex | None) -> _Law | None:
 
 
 def _nickname_tail(run: str, names: LawNameIndex | None) -> _Law | None:
-    """The longest tail of a run ending in 解释/规定 that the index resolves as an interpretation's nickname
-    (民间借贷规定, 人脸识别规定, 民诉法解释): "举证分配见民间借贷规定第九条" names the 民间借贷 rules."""
+    """An interpretation's nickname ending a run (民间借贷规定, 人脸识别规定, 担保法解释), after any lead-in word
+    or 见 ("举证分配见民间借贷规定第九条"). Only a whole name counts, never an arbitrary tail (省工伤保险规定 is
+    a province's rules, not the SPC's 工伤保险 rules), and only one that names its law (担保法解释) or a topic
+    of four characters or more: 补充规定, 赔偿规定, 上述司法解释 name nothing the index can tell apart."""
     if names is None or not run.endswith(_NUMBERED_KINDS):
         return None
-    # two characters or more before 解释/规定: one (诉解释, 交解释) is found inside too many titles
-    for st in range(max(0, len(run) - _NICKNAME_LONGEST), len(run) - 3):
-        hit = _resolve_with_index(run[st:], names)
-        if hit is not None:
-            return _Law("law", hit, st)
-    return None
+    st = max(_after_lead_in(run), _after_see(run))
+    name = run[st:]
+    kind = next((k for k in ("司法解释", *_NUMBERED_KINDS) if name.endswith(k)), "")
+    body = name[: len(name) - len(kind)].strip("的")
+    law = next((a for a in ABBREVIATIONS if body.startswith(a)), None)
+    if len(body) < 2 or (law is None and len(body) < 4):
+        return None
+    hit = _resolve_with_index(name, names)
+    return _Law("law", hit, st) if hit is not None else None
+
+
+def _after_see(run: str) -> int:
+    """After the last 见 of a run that is no 意见 (参见 and 详见 are lead-in words already)."""
+    i = run.rfind("见")
+    return i + 1 if i >= 0 and not run.startswith("意", i - 1) else 0
 
 
 def _truncated_name(run: str, st: int, hit: str, names: LawNameIndex) -> _Law | None:

@@ -771,3 +771,21 @@ def test_a_bare_name_with_a_version_note() -> None:
         ("中华人民共和国医师法", 56, None),
         ("中华人民共和国传染病防治法", 110, 2),
     ]
+
+
+def test_an_interpretations_nickname_in_prose() -> None:
+    """A whole nickname after a lead-in word resolves (民间借贷规定, 担保法解释); a tail of a longer name does
+    not (省工伤保险规定 is a province's rules), nor does a name that tells no document apart (上述司法解释)."""
+    loans = "最高人民法院关于审理民间借贷案件适用法律若干问题的规定"
+    guarantee = "最高人民法院关于适用《中华人民共和国担保法》若干问题的解释"
+    injury = "最高人民法院关于审理工伤保险行政案件若干问题的规定"
+    fraud = "最高人民法院关于审理证券市场虚假陈述侵权民事赔偿案件的若干规定"
+    names = LawNameIndex([loans, guarantee, injury, fraud, "中华人民共和国民法典"])
+
+    def laws(text: str) -> list[str | None]:
+        return [c.law for c in parse_citations(text, names)]
+
+    assert laws("举证分配见民间借贷规定第九条") == [loans]
+    assert laws("依照担保法解释第二十条") == [guarantee]
+    assert laws("依据省工伤保险规定第七条") == ["省工伤保险规定"]
+    assert laws("虚假陈述规定第六条，上述司法解释第二十八条") == [fraud, "上述司法解释"]  # not guessed
