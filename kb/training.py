@@ -285,6 +285,7 @@ def train(
     # Every question's untrained lists, once; the trained ones per fold below.
     retriever = Retriever(kb, memory=memory)
     retriever.weights, retriever.dense_slots = dict(WEIGHTS), 0
+    retriever.dense_first_margin = 0.0  # the choice below is made, and its result searched, without it
     retriever.weights.update(static=0.0, memory=0.0, adapted=0.0)
     say(f"ranked lists of {len(rest)} questions")
     lists = {q: retriever.ranked_lists(q, SearchFilters()) for q in rest}
@@ -363,6 +364,7 @@ def train(
         "memory": report.memory_weight,
         "adapted": report.weights.adapted if dense is not None else 0.0,
         "dense_slots": report.weights.dense_slots,
+        "dense_first_margin": 0.0,
     }
     tmp.write_text(json.dumps(chosen), encoding="utf-8")
     tmp.replace(kb.home / "fusion.json")

@@ -12,6 +12,7 @@ from ingest.pipeline import ingest
 from kb import retrieval
 from kb.models import Hit
 from kb.retrieval import (
+    DENSE_FIRST_MARGIN,
     RRF_K_BEFORE_TRANSFORMER,
     UNFILTERED_MIN_SHARE,
     WEIGHTS,
@@ -106,7 +107,8 @@ def test_a_type_filter_admitting_every_stored_type_searches_unfiltered(
     assert len(stored) >= 2 and not small_kb.has_source_type("document")
     everything = SearchFilters(source_types=(*stored, "document"))
     assert retriever._dense_list(NEWBORN, everything)[0] == retriever._dense_list(NEWBORN, SearchFilters())[0]
-    only_statutes, _, _ = retriever._dense_list(NEWBORN, SearchFilters(source_types=("statute",)))
+    only_statutes, _, _, lead = retriever._dense_list(NEWBORN, SearchFilters(source_types=("statute",)))
+    assert lead is None  # the confident-first rule was chosen on the whole store
     types = {c.source_type for c in small_kb.get_chunks(only_statutes)}
     assert only_statutes and types == {"statute"}
 
@@ -345,6 +347,37 @@ def test_dense_slots_keep_the_transformers_first_chunks_near_the_top(small_kb: K
     fused = retriever.fuse(lists)
     assert [cid for cid, _, _ in fused] == ["a", "b", "d", "e", "c"]  # each moved to third place in turn
     assert [s for _, s, _ in fused] == sorted((s for _, s, _ in fused), reverse=True)
+
+
+def test_a_confident_transformer_keeps_its_first_place(small_kb: KnowledgeBase, tmp_path: Path) -> None:
+    """When the transformer's first chunk leads its second by DENSE_FIRST_MARGIN, it takes first place (after
+    any article the question cites itself), whatever the other lists say."""
+    retriever = Retriever(small_kb, use_dense=False)
+    lists = {"bm25": ["a", "b", "c"], "static": ["a", "b", "c"], "dense": ["c"]}
+    retriever.weights["dense"] = 0.1  # the other lists outvote it
+    assert next(cid for cid, _, _ in retriever.fuse(lists)) == "a"
+    fused = retriever.fuse({**lists, "dense_first": ["c"]})
+    assert [cid for cid, _, _ in fused] == ["c", "a", "b"]
+    assert fused[0][2]["dense_first"] == 1
+    assert [s for _, s, _ in fused] == sorted((s for _, s, _ in fused), reverse=True)
+    cited = retriever.fuse({**lists, "cite": ["b"], "dense_first": ["c"]})
+    assert [cid for cid, _, _ in cited][:2] == ["b", "c"]
+
+    # the real search: the list is there exactly when the lead is large enough
+    dense = Retriever(small_kb)
+    question = "商家泄露我的个人信息，我能要求赔偿吗"
+    dense.dense_first_margin = 1e-9
+    found = dense.ranked_lists(question, SearchFilters())
+    assert found["dense_first"] == found["dense"][:1]
+    assert dense.search(question, k=1)[0].chunk.chunk_id == found["dense"][0]
+    dense.dense_first_margin = 1.0
+    assert "dense_first" not in dense.ranked_lists(question, SearchFilters())
+
+    # `kb train` chose its weights without the rule: a knowledge base it trained (fusion.json) keeps it off
+    assert Retriever(small_kb).dense_first_margin == DENSE_FIRST_MARGIN > 0
+    trained = KnowledgeBase(tmp_path / "trained", embedder=small_kb.embedder, static=False)
+    (trained.home / "fusion.json").write_text('{"static": 2.0, "dense_slots": 1}', encoding="utf-8")
+    assert Retriever(trained).dense_first_margin == 0.0
 
 
 def test_query_expansion_table() -> None:
