@@ -181,7 +181,8 @@ def cmd_train(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         f"{report.holdout_r10_before:.3f} → {report.holdout_r10_after:.3f}; question memory of "
         f"{report.memory_questions} questions; {adapter}; fusion weights static {report.static_weight}, memory "
         f"{report.memory_weight}, adapted {chosen.adapted if chosen else 0}, transformer slots "
-        f"{chosen.dense_slots if chosen else 0}; saved under {kb.home}"
+        f"{chosen.dense_slots if chosen else 0}, the transformer's confident first kept first: "
+        f"{'yes' if chosen and chosen.dense_first else 'no'}; saved under {kb.home}"
     )
     return 0
 

@@ -32,7 +32,7 @@ from kb.fitting import keep_best_epoch
 from kb.memory import MEMORY_DIR, ArticleKey, QuestionMemory, build_memory
 from kb.models import Chunk
 from kb.numerals import find_article_ref
-from kb.retrieval import WEIGHTS, Retriever, SearchFilters
+from kb.retrieval import DENSE_FIRST_MARGIN, WEIGHTS, Retriever, SearchFilters
 from kb.static import StaticModel, chunk_tokens
 from kb.stats import paired_difference
 from kb.store import KnowledgeBase
@@ -55,6 +55,7 @@ class WeightTrial:
     score: float  # R@5 + R@10 + MRR@10 summed over the held-out questions
     unseen: tuple[float, float, float]  # R@5, R@10, MRR@10 summed over the held-out questions none of whose
     # articles a training pair names
+    dense_first: bool = False  # the transformer's confident first chunk keeps first place (`DENSE_FIRST_MARGIN`)
 
     @property
     def unseen_score(self) -> float:
@@ -67,6 +68,7 @@ class WeightChoice:
     memory: float
     dense_slots: int = 0
     adapted: float = 0.0
+    dense_first: bool = False  # `Retriever.dense_first_margin` is DENSE_FIRST_MARGIN, else 0
     held: int = 0  # held-out questions
     held_unseen: int = 0  # … none of whose articles a training pair names
     # on those, per measure (R@5, R@10, MRR@10), the better of the transformer alone and the untrained search
@@ -285,7 +287,7 @@ def train(
     # Every question's untrained lists, once; the trained ones per fold below.
     retriever = Retriever(kb, memory=memory)
     retriever.weights, retriever.dense_slots = dict(WEIGHTS), 0
-    retriever.dense_first_margin = 0.0  # the choice below is made, and its result searched, without it
+    retriever.dense_first_margin = DENSE_FIRST_MARGIN  # the lists carry it; the choice below may leave it out
     retriever.weights.update(static=0.0, memory=0.0, adapted=0.0)
     say(f"ranked lists of {len(rest)} questions")
     lists = {q: retriever.ranked_lists(q, SearchFilters()) for q in rest}
@@ -364,7 +366,7 @@ def train(
         "memory": report.memory_weight,
         "adapted": report.weights.adapted if dense is not None else 0.0,
         "dense_slots": report.weights.dense_slots,
-        "dense_first_margin": 0.0,
+        "dense_first_margin": DENSE_FIRST_MARGIN if report.weights.dense_first else 0.0,
     }
     tmp.write_text(json.dumps(chosen), encoding="utf-8")
     tmp.replace(kb.home / "fusion.json")
@@ -433,9 +435,11 @@ def choose_weights(
     memory_grid: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0),
     adapted_grid: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0),
     slots_grid: tuple[int, ...] = (0, 1, 2),
+    first_grid: tuple[bool, ...] = (False, True),
 ) -> WeightChoice:
-    """The RRF weights of the static signal, the question memory and the adapted transformer search, and how
-    many of the transformer's first chunks keep a top place (`Retriever.dense_slots`), chosen on questions
+    """The RRF weights of the static signal, the question memory and the adapted transformer search, how
+    many of the transformer's first chunks keep a top place (`Retriever.dense_slots`), and whether its
+    confident first chunk keeps first place (the lists' "dense_first", `DENSE_FIRST_MARGIN`), chosen on questions
     whose ranked `lists` came from signals not trained on them; the other weights stay.
 
     A trained signal helps questions like the training ones and can hurt the others, so the choice has a
@@ -482,14 +486,16 @@ def choose_weights(
         sums = tuple(sum(g[i] for g in new) for i in range(3))
         return sum(map(sum, per)), (sums[0], sums[1], sums[2])
 
-    def with_weights(wm: float, wa: float) -> Callable[[str], bool]:
-        """The lists a weighting fuses: the memory's and the adapted search's only when weighted."""
-        return lambda k: (wm > 0 or k != "memory") and (wa > 0 or k != "adapted")
+    def with_weights(wm: float, wa: float, first: bool = False) -> Callable[[str], bool]:
+        """The lists a weighting fuses: the memory's and the adapted search's only when weighted, the
+        transformer's confident first chunk only when kept first."""
+        return lambda k: (wm > 0 or k != "memory") and (wa > 0 or k != "adapted") and (first or k != "dense_first")
 
     saved = dict(retriever.weights), retriever.dense_slots
     retriever.dense_slots = 0
     has_dense = any("dense" in lists[q] for q in questions)
     has_adapted = any(lists[q].get("adapted") for q in questions)
+    has_first = any(lists[q].get("dense_first") for q in questions)
     floor = scores(lambda k: k == "dense")[1] if has_dense else (0.0, 0.0, 0.0)
     if untrained_static is not None:
         retriever.weights = dict(WEIGHTS)
@@ -497,16 +503,19 @@ def choose_weights(
         untrained = scores(lambda k: k not in ("memory", "adapted"), before)[1]
         floor = (max(floor[0], untrained[0]), max(floor[1], untrained[1]), max(floor[2], untrained[2]))
     trials: list[WeightTrial] = []
-    for ws, wm, wa, slots in itertools.product(
+    for ws, wm, wa, slots, first in itertools.product(
         static_grid,
         memory_grid,
         adapted_grid if has_adapted else (0.0,),
         slots_grid if has_dense else (0,),  # without the transformer, slots change nothing
+        first_grid if has_first else (False,),
     ):
         retriever.weights.update(static=ws, memory=wm, adapted=wa)
         retriever.dense_slots = slots
-        total, new = scores(with_weights(wm, wa))
-        trials.append(WeightTrial(static=ws, memory=wm, dense_slots=slots, adapted=wa, score=total, unseen=new))
+        total, new = scores(with_weights(wm, wa, first))
+        trials.append(
+            WeightTrial(static=ws, memory=wm, dense_slots=slots, adapted=wa, score=total, unseen=new, dense_first=first)
+        )
     above = [t for t in trials if all(a >= b - 1e-9 for a, b in zip(t.unseen, floor, strict=True))]
     best = max(above, key=lambda t: t.score) if above else max(trials, key=lambda t: t.unseen_score)
     versus: tuple[tuple[float, float, float], ...] = ()
@@ -516,7 +525,7 @@ def choose_weights(
         # question: the sums above hide whether a margin is more than a few questions.
         retriever.weights.update(static=best.static, memory=best.memory, adapted=best.adapted)
         retriever.dense_slots = best.dense_slots
-        ours = gains(with_weights(best.memory, best.adapted))
+        ours = gains(with_weights(best.memory, best.adapted, best.dense_first))
         retriever.dense_slots = 0
         alone = gains(lambda k: k == "dense")
         versus = tuple(paired_difference([ours[i][m] for i in new_q], [alone[i][m] for i in new_q]) for m in range(3))
@@ -526,6 +535,7 @@ def choose_weights(
         memory=best.memory,
         dense_slots=best.dense_slots,
         adapted=best.adapted,
+        dense_first=best.dense_first,
         held=len(questions),
         held_unseen=sum(unseen[q] for q in questions),
         floor=floor,
@@ -540,18 +550,20 @@ def weight_table(choice: WeightChoice) -> str:
         f"fusion weights on {choice.held} questions, each searched with signals trained on the other folds "
         f"({choice.held_unseen} none of whose articles those signals saw; there the better of the transformer "
         "alone and the untrained search sums R@5 {:.1f}, R@10 {:.1f}, MRR@10 {:.1f}: the floor):".format(*choice.floor),
-        "static  memory  adapted  slots  score   unseen R@5 / R@10 / MRR@10",
+        "static  memory  adapted  slots  first  score   unseen R@5 / R@10 / MRR@10",
     ]
     for t in choice.table:
-        chosen = (t.static, t.memory, t.adapted, t.dense_slots) == (
+        chosen = (t.static, t.memory, t.adapted, t.dense_slots, t.dense_first) == (
             choice.static,
             choice.memory,
             choice.adapted,
             choice.dense_slots,
+            choice.dense_first,
         )
         mark = "  ← chosen" if chosen else ""
         lines.append(
-            f"{t.static:<7} {t.memory:<7} {t.adapted:<8} {t.dense_slots:<6} {t.score:<7.1f} "
+            f"{t.static:<7} {t.memory:<7} {t.adapted:<8} {t.dense_slots:<6} {'yes' if t.dense_first else 'no':<6} "
+            f"{t.score:<7.1f} "
             f"{t.unseen[0]:.1f} / {t.unseen[1]:.1f} / {t.unseen[2]:.1f}{mark}"
         )
     if choice.versus_transformer:

@@ -13,7 +13,7 @@ import pytest
 from kb.adapter import QueryAdapter
 from kb.cli import trained_status
 from kb.memory import ArticleKey, build_memory
-from kb.retrieval import Retriever, SearchFilters
+from kb.retrieval import DENSE_FIRST_MARGIN, Retriever, SearchFilters
 from kb.store import KnowledgeBase
 from kb.training import Pair, load_pairs, train, untrained_table, weight_table
 
@@ -78,17 +78,21 @@ def test_training_saves_an_artifact_that_search_picks_up(small_kb: KnowledgeBase
     # level; every question but the early-stopping twentieth is searched once, by signals of the other folds
     choice = report.weights
     assert choice is not None and choice.held == len(QUESTIONS) - 1 and choice.held_unseen >= 1
-    # static × memory × adapted transformer × transformer slots (the small KB has every vector: an adapter)
-    assert len(choice.table) == 4 * 4 * 5 * 3
+    # static × memory × adapted transformer × transformer slots × the transformer's confident first kept first
+    # or not (the small KB has every vector: an adapter, and questions the transformer answers confidently)
+    assert len(choice.table) == 4 * 4 * 5 * 3 * 2
     above = [t for t in choice.table if all(a >= b for a, b in zip(t.unseen, choice.floor, strict=True))]
     chosen = max(above, key=lambda t: t.score) if above else max(choice.table, key=lambda t: t.unseen_score)
-    assert (chosen.static, chosen.memory, chosen.adapted, chosen.dense_slots) == (
+    assert (chosen.static, chosen.memory, chosen.adapted, chosen.dense_slots, chosen.dense_first) == (
         report.static_weight,
         report.memory_weight,
         choice.adapted,
         choice.dense_slots,
+        choice.dense_first,
     )
     assert saved["dense_slots"] == choice.dense_slots and saved["adapted"] == choice.adapted
+    assert saved["dense_first_margin"] == (DENSE_FIRST_MARGIN if choice.dense_first else 0.0)
+    assert Retriever(KnowledgeBase(home)).dense_first_margin == saved["dense_first_margin"]
     # how sure the margin over the transformer alone is on the unseen questions: a paired interval per measure
     assert len(choice.versus_transformer) == 3
     for (diff, low, high), total in zip(choice.versus_transformer, chosen.unseen, strict=True):
