@@ -11,6 +11,7 @@ import yaml
 from evals.answers import reverify
 from ingest.pipeline import ingest
 from kb.answer import (
+    MEDIAN_PLAYBOOKS,
     MIN_SEMANTIC_MARGIN,
     RETRIEVED_ALWAYS_RANK,
     RETRIEVED_MIN_RELEVANCE,
@@ -221,6 +222,26 @@ def test_routing_stays_lexical_with_an_embedder_it_was_not_calibrated_for(lexica
     composer = Answerer(kb).composer
     assert composer.index.vectors is None
     assert all(m.semantic is None for m in composer.index.rank("医院打错针导致孩子过敏住院"))
+
+
+def test_a_new_playbook_does_not_move_the_routing_bar(answerer: Answerer) -> None:
+    """Margins are measured from the median over the playbooks the bar was calibrated with: a playbook added
+    later is a candidate, but the other playbooks' margins stay what they were."""
+    composer = answerer.composer
+    shipped = list(composer.index.playbooks)
+    situations = ["接到冒充客服的电话，让我转账到安全账户", "刷单兼职垫付了钱拿不回来"]
+    extra = shipped[0].model_copy(update={"id": "scam_calls", "situations": situations})
+    question = "我们帮助老年人防范保健品骗局：商家夸大宣传卖保健品，老人被骗后可以主张哪些赔偿？"
+    vector = composer.retriever.query_vector(question)
+
+    def margins(playbooks: list) -> dict[str, float]:  # type: ignore[type-arg]
+        vectors = composer.retriever.embed_queries(PlaybookIndex.situations(playbooks))
+        index = PlaybookIndex(playbooks, composer.tokenize, vectors)
+        return {pb.id: m for pb, m in zip(playbooks, index.semantic_margins(vector) or [], strict=True)}
+
+    before, after = margins(shipped), margins([*shipped, extra])
+    assert "scam_calls" in after and all(after[k] == pytest.approx(v) for k, v in before.items())
+    assert len(MEDIAN_PLAYBOOKS) == 25 and {pb.id for pb in shipped} >= MEDIAN_PLAYBOOKS
 
 
 def test_situation_vectors_must_match_the_situations(answerer: Answerer) -> None:
