@@ -74,7 +74,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-from kb.lawnames import ABBREVIATIONS, PRC, LawNameIndex, clean_title
+from kb.lawnames import ABBREVIATIONS, PRC, LawNameIndex, clean_title, parse_nickname
 from kb.models import Chunk, Citation, VerifiedCitation
 from kb.numerals import CN_NUMERAL_CHARS, article_label, format_cn_number, parse_cn_number
 
@@ -366,11 +366,10 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None, memo: 
     if serial is not None and serial.end() == i:
         return _numbered_document(text, serial.start(), lo, serial.group(0), names)
     # a bare run of CJK characters
-    seg = text[max(lo, i - _MAX_RUN) : i]
-    n = _CJK_RUN.match(seg[::-1]).end()  # type: ignore[union-attr]  # `*` always matches
+    run = _run_before(text, i, lo)
+    n = len(run)
     if n < 2:
         return None
-    run = seg[len(seg) - n :]
     if run not in memo:
         if run.endswith(_LAW_SUFFIXES):
             memo[run] = _bare_law(run, names)
@@ -382,14 +381,20 @@ def _law_before(text: str, pos: int, lo: int, names: LawNameIndex | None, memo: 
     return _Law(found.kind, found.value, i - n + found.start) if found is not None else None
 
 
+def _run_before(text: str, end: int, lo: int) -> str:
+    """The run of CJK characters that ends at `end` (at most _MAX_RUN long, not reaching back past `lo`)."""
+    seg = text[max(lo, end - _MAX_RUN) : end]
+    n = _CJK_RUN.match(seg[::-1]).end()  # type: ignore[union-attr]  # `*` always matches
+    return seg[len(seg) - n :]
+
+
 def _numbered_document(text: str, j: int, lo: int, serial: str, names: LawNameIndex | None) -> _Law | None:
     """The document a run of CJK characters ending in 解释/规定/… names with the serial (（二）) that follows it at
     `j`: the longest tail the index resolves, else the name as written after any lead-in word. Either way a
     bare 第X条 after it is that document's: 保险法解释（二）第九条 once inherited 保险法 and was linked to
     保险法第九条, which says something else."""
-    seg = text[max(lo, j - _MAX_RUN) : j]
-    n = _CJK_RUN.match(seg[::-1]).end()  # type: ignore[union-attr]  # `*` always matches
-    run = seg[len(seg) - n :]
+    run = _run_before(text, j, lo)
+    n = len(run)
     if n < 2 or not run.endswith(_NUMBERED_KINDS):
         return None
     if names is not None:
@@ -453,10 +458,8 @@ def _nickname_tail(run: str, names: LawNameIndex | None) -> _Law | None:
         return None
     st = max(_after_lead_in(run), _after_see(run))
     name = run[st:]
-    kind = next((k for k in ("司法解释", *_NUMBERED_KINDS) if name.endswith(k)), "")
-    body = name[: len(name) - len(kind)].strip("的")
-    law = next((a for a in ABBREVIATIONS if body.startswith(a)), None)
-    if len(body) < 2 or (law is None and len(body) < 4):
+    nick = parse_nickname(name)
+    if nick is None or (nick.law is None and len(nick.topic) < 4):
         return None
     hit = _resolve_with_index(name, names)
     return _Law("law", hit, st) if hit is not None else None
@@ -473,11 +476,12 @@ def _truncated_name(run: str, st: int, hit: str, names: LawNameIndex) -> _Law | 
     is the end of 劳动争议调解仲裁法 (and of 农村土地承包经营纠纷调解仲裁法), not 仲裁法. The longest run[k:]
     (k < st) that ends other titles wins: one such title is the law; several keep the name as written, so
     verification reports it instead of linking the wrong law."""
+    others = {t: clean for t in names.titles if (clean := clean_title(t)) != clean_title(hit)}
     for k in range(st):
         name = run[k:]
-        titles = {t for t in names.titles if clean_title(t).endswith(name) and clean_title(t) != clean_title(hit)}
+        titles = {t for t, clean in others.items() if clean.endswith(name)}
         if titles:
-            if len({clean_title(t) for t in titles}) == 1:
+            if len({others[t] for t in titles}) == 1:
                 return _Law("law", min(titles), k)
             return _Law("law", _as_written(name), k)
     return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 PRC = "中华人民共和国"
 
@@ -143,6 +144,33 @@ def law_key(title: str) -> str:
     return short_title(title)
 
 
+@dataclass(frozen=True)
+class Nickname:
+    """An interpretation's nickname read as [law][topic][kind][（serial）] (`parse_nickname`)."""
+
+    law: str | None  # short title (民法典, 保险法) the nickname starts with, if any
+    topic: str  # what is left between the law and the kind (担保制度, 民间借贷), without 的
+    kinds: tuple[str, ...]  # the title endings the kind stands for (司法解释 → 解释 or 规定)
+    serial: re.Match[str] | None  # （二）
+
+
+def parse_nickname(key: str) -> Nickname | None:
+    """The parts of a nickname such as 民法典担保制度解释, 民间借贷规定 or 婚姻家庭编解释（一）; None when it ends
+    in no kind of interpretation, or names neither a law nor a topic."""
+    serial = _SERIAL.search(key)
+    body = key[: serial.start()] if serial else key
+    kind = next((k for k in _NICKNAME_KINDS if body.endswith(k) and len(body) > len(k)), None)
+    if kind is None:
+        return None
+    body = body[: -len(kind)]
+    law = next((a for a in sorted(ABBREVIATIONS, key=len, reverse=True) if body.startswith(a)), None)
+    topic = (body[len(law) :] if law else body).strip("的")
+    if not topic and not law:
+        return None
+    kinds = ("解释", "规定") if kind == "司法解释" else (kind,)
+    return Nickname(ABBREVIATIONS[law] if law else None, topic, kinds, serial)
+
+
 class LawNameIndex:
     """Resolve any way of writing a law's name to the full titles held in a knowledge base."""
 
@@ -195,19 +223,10 @@ class LawNameIndex:
         the law, and contains the topic (with no topic: is the law's own 关于适用《…》的解释). The shortest
         matching title wins — the general interpretation over a special one (人身损害赔偿 over 铁路运输人身损害
         赔偿) — and only its own versions are returned, so one nickname never verifies against two documents."""
-        serial = _SERIAL.search(key)
-        body = key[: serial.start()] if serial else key
-        kind = next((k for k in _NICKNAME_KINDS if body.endswith(k) and len(body) > len(k)), None)
-        if kind is None:
+        nick = parse_nickname(key)
+        if nick is None:
             return []
-        body = body[: -len(kind)]
-        kinds = ("解释", "规定") if kind == "司法解释" else (kind,)
-        law = next((a for a in sorted(ABBREVIATIONS, key=len, reverse=True) if body.startswith(a)), None)
-        topic = body[len(law) :] if law else body
-        law_name = ABBREVIATIONS[law] if law else None
-        topic = topic.strip("的")
-        if not topic and not law_name:
-            return []
+        serial, kinds, law_name, topic = nick.serial, nick.kinds, nick.law, nick.topic
         matches: list[str] = []
         for title in self.titles:
             t = clean_title(title)
