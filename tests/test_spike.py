@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evals.spike import encode, main, rrf, spike_tables
+from evals.common import Gold, Question, Retrieved
+from evals.spike import encode, main, paired_rows, rrf, spike_tables
 from kb.store import KnowledgeBase
 
 PIPL = "中华人民共和国个人信息保护法"
@@ -56,3 +57,18 @@ def test_the_spike_runs_end_to_end(small_kb: KnowledgeBase, tmp_path: Path, caps
     report = json.loads((tmp_path / "spike.json").read_text())
     assert report["questions"] == 2 and report["vocabulary"] > 100
     assert report["systems"]["ours: default search"]["R@10"] > 0
+    assert len(report["ours_minus_reproduction"]) == 4  # one row per reading of the spike's static embedder
+    assert "ours minus each reproduction" in out
+
+
+def test_ours_minus_a_reproduction_is_paired_question_by_question() -> None:
+    golds = [Gold("statute", PIPL, n) for n in (10, 47, 4)]
+    questions = [Question(str(i), "q", [g]) for i, g in enumerate(golds)]
+    hit = [Retrieved(PIPL, n) for n in (10, 47, 4)]
+    miss = Retrieved(PIPL, 99)
+    ours = [(q, [h]) for q, h in zip(questions, hit, strict=True)]  # every gold first
+    theirs = [[hit[0]], [miss, hit[1]], [miss] * 12]  # first, second, missed
+    (row,) = paired_rows(ours, {"RRF": theirs})
+    assert row["against"] == "RRF"
+    assert row["R@5"].startswith("+0.333") and row["R@10"].startswith("+0.333")
+    assert row["MRR@10"].startswith("+0.500")  # (0 + 1/2 + 1) / 3
