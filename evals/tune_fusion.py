@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         retriever.weights.update(chosen)
         runs = []
         for q, ranked in zip(questions, lists, strict=True):
-            fused = retriever.fuse({k: v for k, v in ranked.items() if retriever.weights.get(k, 0) > 0})
+            fused = retriever.fuse(retriever.weighted(ranked))
             units = retriever.top_units(fused[:60], chunk_map, 60)
             runs.append((q, [Retrieved(c.title, c.article_no, c.article_suffix, c.case_id) for c in units]))
         m = metrics(runs, ks=(5, 10))

@@ -477,6 +477,12 @@ class Retriever:
             signals[first[0]]["dense_first"] = 1
         return [(cid, scores[cid], signals[cid]) for cid in order]
 
+    def weighted(self, lists: dict[str, list[str]]) -> dict[str, list[str]]:
+        """The lists a weighting fuses: those it gives a weight, and the transformer's confident first chunk
+        ("dense_first"), which is a place, not a weighted list. Offline tuning over cached lists uses it to
+        fuse as search does."""
+        return {n: ids for n, ids in lists.items() if self.weights.get(n, 0) > 0 or n == "dense_first"}
+
     @staticmethod
     def _put_dense_first(order: list[str], cid: str, cited: set[str], scores: dict[str, float]) -> list[str]:
         """Move the transformer's confident first chunk to first place, after any article the question cites

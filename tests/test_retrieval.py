@@ -362,6 +362,11 @@ def test_a_confident_transformer_keeps_its_first_place(small_kb: KnowledgeBase, 
     assert [s for _, s, _ in fused] == sorted((s for _, s, _ in fused), reverse=True)
     cited = retriever.fuse({**lists, "cite": ["b"], "dense_first": ["c"]})
     assert [cid for cid, _, _ in cited][:2] == ["b", "c"]
+    # offline tuning fuses a weighting's lists as search does: the place survives, an unweighted list does not
+    retriever.weights["static"] = 0.0
+    kept = retriever.weighted({**lists, "dense_first": ["c"]})
+    assert set(kept) == {"bm25", "dense", "dense_first"}
+    assert next(cid for cid, _, _ in retriever.fuse(kept)) == "c"
 
     # the real search: the list is there exactly when the lead is large enough
     dense = Retriever(small_kb)
