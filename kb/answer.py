@@ -49,7 +49,7 @@ from kb.injection import instruction_like
 from kb.lexical import HAN, STOPWORDS
 from kb.models import Answer, Chunk, Citation, Hit, Source, VerifiedCitation
 from kb.numerals import format_cn_number
-from kb.playbooks import Claim, Playbook, Step, load_playbooks
+from kb.playbooks import Claim, Playbook, Step, shipped_playbooks
 from kb.retrieval import Retriever, SearchFilters
 from kb.store import KnowledgeBase, report_id
 
@@ -643,7 +643,7 @@ class Composer:
         # The composer matches playbooks itself and wants retrieval's own view beside them: the playbook
         # signal of search would only echo the playbook back and crowd out other provisions.
         self.retriever.weights["playbook"] = 0.0
-        self.playbooks = list(playbooks) if playbooks is not None else load_playbooks()
+        self.playbooks = list(playbooks if playbooks is not None else shipped_playbooks())
         self.store = EvidenceStore(kb)
         self._index: PlaybookIndex | None = None
         self._index_lock = threading.Lock()  # the app builds it ahead of the first question (`ui.state`)
@@ -671,7 +671,7 @@ class Composer:
                 if embedder_name(self.kb.embedder) in SEMANTIC_EMBEDDERS:
                     # the shipped playbooks set the median even when only some of them, or others, answer
                     ids = {pb.id for pb in self.playbooks}
-                    reference = [pb for pb in load_playbooks() if pb.id not in ids]
+                    reference = [pb for pb in shipped_playbooks() if pb.id not in ids]
                     # ~6 s for ~200 situations on a new machine, then read from the vector cache
                     vectors = self.retriever.embed_queries(PlaybookIndex.situations([*self.playbooks, *reference]))
                 self._index = PlaybookIndex(self.playbooks, self.tokenize, vectors, reference)

@@ -232,10 +232,10 @@ class Retriever:
         ranked by how well they match the question, and each brings its statutes, then its interpretations;
         the playbook's precedents (their holding) take every other place."""
         from kb.answer import PlaybookIndex, confident
-        from kb.playbooks import load_playbooks
+        from kb.playbooks import shipped_playbooks
 
         if getattr(self, "_playbooks", None) is None:
-            self._playbooks = PlaybookIndex(load_playbooks(), self.kb.tokenizer.tokens)
+            self._playbooks = PlaybookIndex(list(shipped_playbooks()), self.kb.tokenizer.tokens)
         ranked = self._playbooks.rank(query)
         if not ranked or not confident(ranked):
             return []

@@ -21,7 +21,7 @@ import pytest
 from conftest import OPTIONAL_BASIS_FOLDERS, newest_lawrefbook_files
 
 from kb.numerals import article_label, parse_cn_number
-from kb.playbooks import PLAYBOOK_DIR, Playbook, load_playbooks
+from kb.playbooks import PLAYBOOK_DIR, Playbook, load_playbooks, shipped_playbooks
 
 TODAY = "2026-11-28"
 REPO = Path(__file__).resolve().parents[1]
@@ -214,6 +214,15 @@ def test_all_files_load(playbooks: list[Playbook]) -> None:
     files = sorted(PLAYBOOK_DIR.glob("*.yaml"))
     assert len(playbooks) == len(files) >= 12
     assert [p.id for p in playbooks] == sorted(p.id for p in playbooks)
+
+
+def test_shipped_playbooks_are_read_once_per_process(
+    playbooks: list[Playbook], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = shipped_playbooks()
+    assert [p.id for p in first] == [p.id for p in playbooks]
+    monkeypatch.setattr(Path, "read_text", lambda *a, **k: pytest.fail("the playbooks were read from disk again"))
+    assert shipped_playbooks() is first
 
 
 def test_ids_unique_and_equal_file_stems(playbooks: list[Playbook]) -> None:

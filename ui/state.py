@@ -71,9 +71,9 @@ def get_answerer(home: str) -> Any:
 
 @st.cache_resource
 def get_playbooks() -> list[Any]:
-    from kb.playbooks import load_playbooks
+    from kb.playbooks import shipped_playbooks
 
-    return load_playbooks()
+    return list(shipped_playbooks())
 
 
 @st.cache_resource
