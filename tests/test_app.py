@@ -40,6 +40,8 @@ def start(timeout: float = 300) -> AppTest:
 def ask(at: AppTest, question: str) -> Answer:
     at.chat_input(key="chat").set_value(question).run()
     assert not at.exception, [e.value for e in at.exception]
+    # an answer that fails is shown as an error ("回答失败：…") and not kept: say which
+    assert at.session_state.messages, [e.value for e in at.error]
     answer = at.session_state.messages[-1]["answer"]
     assert isinstance(answer, Answer)
     return answer
