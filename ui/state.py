@@ -1,7 +1,8 @@
 """Resources the app loads once per process, the first-start build, uploads, and the answerer.
 
-* `get_kb(home)`, `get_answerer(home)`, `get_playbooks()` are `st.cache_resource`: the catalog, the BM25 index,
-  the embedder and the vector store load once per process, so a second page load (or a second user) is fast.
+* `get_kb(home)`, `get_answerer(home)` are `st.cache_resource`: the catalog, the BM25 index, the embedder and
+  the vector store load once per process, so a second page load (or a second user) is fast. `get_playbooks()`
+  hands out `kb.playbooks.shipped_playbooks`, which is read once per process already.
 * `start_default_build(kb)`: on first start with an empty store, builds the default knowledge base in a thread
   (`ingest(kb, ["statutes"], dense=False)`, then `fill_dense_background`); search works as soon as the lexical
   index is written, while vectors fill in behind it.
@@ -69,7 +70,6 @@ def get_answerer(home: str) -> Any:
     return answerer
 
 
-@st.cache_resource
 def get_playbooks() -> list[Any]:
     from kb.playbooks import shipped_playbooks
 
